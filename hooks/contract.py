@@ -1,0 +1,49 @@
+"""The boundary between the protocol layer (service/) and the clinical logic (hooks/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+# Names of the data sets the hook reads; the service's prefetch keys use the same names.
+DATA_KEYS = ("patient", "medicationStatements", "medicationRequests", "conditions", "allergies")
+
+
+@dataclass(frozen=True, slots=True)
+class PatientData:
+    """Raw FHIR R4 resources (decoded JSON dicts) for one patient, wherever they came from.
+
+    ``unavailable`` names the DATA_KEYS that could not be obtained (the hook says so in its cards);
+    ``notes`` are data-quality remarks from the reader (e.g. "skipped 1 malformed Condition entry").
+    """
+
+    patient: dict[str, Any] | None = None
+    medication_statements: tuple[dict[str, Any], ...] = ()
+    medication_requests: tuple[dict[str, Any], ...] = ()
+    conditions: tuple[dict[str, Any], ...] = ()
+    allergies: tuple[dict[str, Any], ...] = ()
+    unavailable: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HookInput:
+    hook: Literal["order-select", "order-sign"]
+    hook_instance: str
+    patient_id: str
+    user_id: str
+    draft_orders: dict[str, Any]  # FHIR Bundle as sent by the EHR (R4; DSTU2/STU3 tolerated)
+    selections: tuple[str, ...] = ()  # "MedicationRequest/id"; empty for order-sign
+    data: PatientData = field(default_factory=PatientData)
+    today: date = field(default_factory=date.today)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What the hook decided. ``cards`` are JSON-ready CDS Hooks 2.0 card dicts (possibly empty)."""
+
+    cards: list[dict[str, Any]]
+    history: tuple[Any, ...] = ()  # the therapy courses the hook derived (hooks.history.Course)
+    diagnosis: str | None = None  # "AS", "nr-axSpA" or None
+    notes: tuple[str, ...] = ()  # what in the record was uncertain
