@@ -1,0 +1,69 @@
+"""Settings, read from ``CDS_*`` environment variables (see the README's configuration table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SERVICE_ID = "axspa-therapy-switch"
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDS_", extra="ignore")
+
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="External URL of the service; JWT `aud` is checked against URLs derived from it.",
+    )
+    database_url: str = Field(
+        "sqlite:///axspa-cds.sqlite3",
+        description="Feedback and JWT replay store: sqlite:///path (default, in the working directory) "
+        "or postgresql://user:pass@host/db (shared by replicas).",
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="Development mode: accept calls without a CDS Hooks JWT. Never in production."
+    )
+    trusted_clients: Path | None = Field(
+        None, description="JSON file of trusted CDS clients (iss, jku allowlist or inline jwks, tenants)."
+    )
+    fhir_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated FHIR base URLs the service may call with the EHR's token. "
+        "Empty: any https server, or http on localhost (development only).",
+    )
+    fhir_timeout_s: float = Field(
+        2.0, gt=0, le=30, description="Total time budget for fetching missing prefetch data from the FHIR server."
+    )
+    fhir_max_response_bytes: int = Field(10_000_000, gt=0, description="Largest FHIR response read.")
+    fhir_max_pages: int = Field(10, ge=1, description="Most Bundle pages followed per prefetch key.")
+    max_body_bytes: int = Field(5_000_000, gt=0, description="Largest request body accepted (413 beyond).")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Comma-separated allowed CORS origins (default any)."
+    )
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["ES384", "RS384"],
+        description="Accepted JWT algorithms; ES256/RS256 may be added, none/HMAC never.",
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    _split = field_validator("fhir_allowlist", "cors_origins", "jwt_algorithms", mode="before")(
+        classmethod(lambda cls, v: _split_commas(v))
+    )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def endpoint_url(self, path: str) -> str:
+        """The public URL of a route (what a client's JWT ``aud`` must name)."""
+        return f"{self.public_base_url}{path}"

@@ -1,0 +1,50 @@
+"""Prometheus metrics. Labels are bounded sets (route templates, hooks, indicators): never an identifier."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """One registry per app, so that several apps in one process (tests) do not collide."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "cds_http_requests_total", "HTTP requests by route, hook and status.",
+            ["route", "method", "hook", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "cds_http_request_duration_seconds", "HTTP request latency by route and hook.",
+            ["route", "method", "hook"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.cards = Counter(
+            "cds_cards_total", "Cards returned, by hook and indicator.", ["hook", "indicator"], registry=self.registry
+        )
+        self.silent = Counter(
+            "cds_silent_responses_total", "Responses with no card, by hook and why.", ["hook", "reason"],
+            registry=self.registry,
+        )
+        self.fhir_latency = Histogram(
+            "cds_fhir_fetch_duration_seconds", "Time spent resolving data from the FHIR server per hook call.",
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.fhir_failures = Counter(
+            "cds_fhir_fetch_failures_total", "Prefetch keys that could not be read from the FHIR server.", ["key"],
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "cds_feedback_total", "Feedback items received, by outcome.", ["outcome"], registry=self.registry
+        )
+        self.auth_failures = Counter(
+            "cds_auth_failures_total", "Requests refused by client authentication, by failed check.", ["check"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
