@@ -1,0 +1,131 @@
+"""Shared fixtures: real FHIR server (sekmet), fault-injecting fake FHIR server, throwaway PostgreSQL.
+
+Nothing here imports service/ or hooks/ (test modules do that themselves).
+Infra policy: when sekmet / PostgreSQL are not installed, their fixtures SKIP locally with a hint to run
+`bash scripts/setup-tests.sh`, but FAIL under CI (env CI=true/1/yes) -- CI must never go green by skipping.
+Helpers are importable from test modules as `from support import FaultyFhir, RecordingProxy, ...`.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+if str(TESTS_DIR) not in sys.path:  # `support` is importable under any pytest import mode
+    sys.path.insert(0, str(TESTS_DIR))
+
+from support import (  # noqa: E402
+    FaultyFhir,
+    RecordingProxy,
+    SekmetServer,
+    TempPostgres,
+    postgres_available,
+    prefetch_to_resources,
+    sekmet_available,
+)
+from support.fhir_server import SEKMET_BIN  # noqa: E402
+from support.policy import in_ci, missing_infra  # noqa: E402,F401
+
+SEED_FIXTURE_DIR = REPO_ROOT / "fhir_fixtures" / "seed"
+SHARED_SEED = REPO_ROOT.parent / "shared" / "examples" / "seed-patient.order-select.json"
+
+
+# ---------------------------------------------------------------------------- seed request
+def seed_request_path() -> Path:
+    """fhir_fixtures/seed/_seed-source.json (the fixture authors' copy of the shared seed request) or
+    fhir_fixtures/seed/seed-patient.order-select.json if present, else
+    ../shared/examples/seed-patient.order-select.json beside the repo (where CI puts shared/)."""
+    for name in ("_seed-source.json", "seed-patient.order-select.json"):
+        if (SEED_FIXTURE_DIR / name).is_file():
+            return SEED_FIXTURE_DIR / name
+    return SHARED_SEED
+
+
+def load_seed_request() -> dict:
+    path = seed_request_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"no seed request: looked in {SEED_FIXTURE_DIR} and {SHARED_SEED}")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def seed_request() -> dict:
+    """The seed CDS Hooks order-select request (a fresh deep copy per test: mutate freely)."""
+    return copy.deepcopy(load_seed_request())
+
+
+# ---------------------------------------------------------------------------- sekmet (real FHIR server)
+@pytest.fixture(scope="session")
+def fhir_server() -> Iterator[SekmetServer]:
+    """A running sekmet FHIR R4 server, shared by the session (no auth required, validation off).
+    Use distinct patient ids per test when loading data; `fhir_server.base_url` ends with /fhir."""
+    if not sekmet_available():
+        missing_infra(f"sekmet-fhir not installed at {SEKMET_BIN}")
+    server = SekmetServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def seeded_fhir_server(fhir_server: SekmetServer) -> SekmetServer:
+    """fhir_server with the seed request's prefetch resources loaded (Patient seed-patient, 3
+    MedicationStatements, 1 Condition, 1 AllergyIntolerance). Loaded once per session; PUTs are idempotent."""
+    fhir_server.load_resources(prefetch_to_resources(load_seed_request()))
+    return fhir_server
+
+
+@pytest.fixture
+def recording_proxy() -> Iterator[Callable[[str], RecordingProxy]]:
+    """Factory: recording_proxy(upstream_base_url) -> started RecordingProxy (stopped at teardown)."""
+    proxies: list[RecordingProxy] = []
+
+    def make(upstream_base: str) -> RecordingProxy:
+        p = RecordingProxy(upstream_base).start()
+        proxies.append(p)
+        return p
+
+    yield make
+    for p in proxies:
+        p.stop()
+
+
+# ---------------------------------------------------------------------------- fake, faulty FHIR server
+@pytest.fixture
+def faulty_fhir() -> Iterator[Callable[..., FaultyFhir]]:
+    """Factory: faulty_fhir(mode="empty", per_type={...}, data={...}, hang_seconds=..., slow_seconds=...,
+    huge_count=..., pages=..., page_size=...) -> started FaultyFhir (stopped at teardown)."""
+    servers: list[FaultyFhir] = []
+
+    def make(mode: str = "empty", **kwargs) -> FaultyFhir:
+        s = FaultyFhir(mode, **kwargs).start()
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    """A running throwaway PostgreSQL; `postgres.url` = postgresql://axspa:axspa-test@127.0.0.1:PORT/axspa_test.
+    Shared by the session: use postgres.create_database(name) for an isolated database."""
+    ok, why = postgres_available()
+    if not ok:
+        missing_infra(f"PostgreSQL unavailable: {why}")
+    pg = TempPostgres()
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.stop()

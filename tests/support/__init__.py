@@ -1,0 +1,21 @@
+"""Test infrastructure: real FHIR server (sekmet), recording proxy, fault-injecting fake FHIR
+server and a throwaway PostgreSQL. Nothing here imports service/ or hooks/."""
+from .net import BackgroundASGIServer, free_port
+from .fhir_server import RecordingProxy, SekmetServer, prefetch_to_resources, sekmet_available
+from .faulty_fhir import FaultyFhir
+from .postgres import TempPostgres, postgres_available
+from .policy import in_ci, missing_infra
+
+__all__ = [
+    "BackgroundASGIServer",
+    "FaultyFhir",
+    "RecordingProxy",
+    "SekmetServer",
+    "TempPostgres",
+    "free_port",
+    "in_ci",
+    "missing_infra",
+    "postgres_available",
+    "prefetch_to_resources",
+    "sekmet_available",
+]
