@@ -1,0 +1,226 @@
+"""Therapy history: medication records merged into courses, each with a classified stop reason.
+
+Classification rules (also documented in knowledge/rules.toml [history] and [stop_reasons]):
+- The recorded reason (statusReason, reasonCode, notes) is matched against the stop-reason patterns in precedence
+  order: secondary non-response, class adverse event, allergy, local adverse event, adverse event, primary
+  non-response, other. First match wins.
+- "Not effective" wording is primary non-response only after an adequate trial (>= 12 weeks) or when the duration
+  is unknown; before 12 weeks it is an inadequate trial. Explicit "primary non-response/failure" counts at any
+  duration.
+- No reason in the course: the patient's AllergyIntolerance for the drug is read (reactions, then type).
+- Still no reason: a b/tsDMARD stopped before 12 weeks is an inadequate trial; otherwise the reason is unknown.
+  A failure type is never guessed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from hooks.knowledge import Knowledge, StopReasonMatcher
+from hooks.record import AllergyRecord, MedRecord
+
+PRIMARY = "primary-nonresponse"
+SECONDARY = "secondary-nonresponse"
+AE_LOCAL = "adverse-event-local"
+AE_CLASS = "adverse-event-class"
+AE = "adverse-event"
+ALLERGY = "allergy"
+INADEQUATE = "inadequate-trial"
+OTHER = "other"
+UNKNOWN = "unknown"
+
+NONRESPONSE = frozenset({PRIMARY, SECONDARY})
+ADVERSE = frozenset({AE_LOCAL, AE_CLASS, AE, ALLERGY})
+_BY_MATCHER = {
+    "secondary_nonresponse": SECONDARY,
+    "adverse_event_class": AE_CLASS,
+    "allergy": ALLERGY,
+    "adverse_event_local": AE_LOCAL,
+    "adverse_event": AE,
+    "primary_nonresponse": PRIMARY,
+    "primary_nonresponse_explicit": PRIMARY,
+    "other": OTHER,
+}
+OUTCOME_LABELS = {
+    PRIMARY: "primary non-response",
+    SECONDARY: "secondary non-response (lost response)",
+    AE_LOCAL: "adverse event, local (not non-response)",
+    AE_CLASS: "adverse event, TNF-class type",
+    AE: "adverse event / intolerance (not non-response)",
+    ALLERGY: "allergy / hypersensitivity",
+    INADEQUATE: "inadequate trial (< 12 weeks): not a failure",
+    OTHER: "stopped for another reason (not failure)",
+    UNKNOWN: "stopped, reason not recorded",
+}
+_ACTIVE = frozenset({"active", "intended", "on-hold"})
+_ENDED = frozenset({"completed", "stopped", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """One continuous course of one molecule (biosimilars included), merged from one or more records."""
+
+    drug: str  # knowledge key
+    drug_name: str
+    drug_class: str  # class label, e.g. "TNF receptor fusion protein"
+    family: str  # tnfi | il17i | jaki | nsaid | csdmard | glucocorticoid | other_bdmard
+    start: date | None
+    end: date | None
+    status: str  # "active" | "stopped" | "unknown"
+    stop_reason: str | None  # one of the constants above; None while active
+    evidence: tuple[str, ...]  # the record text the classification read
+    sources: tuple[str, ...]  # "MedicationStatement/id", ...
+    labels: tuple[str, ...]  # the medication as written in the record
+    duration_days: int | None
+
+    @property
+    def outcome(self) -> str:
+        if self.status == "active":
+            return "ongoing"
+        return OUTCOME_LABELS.get(self.stop_reason or UNKNOWN, self.stop_reason or "")
+
+    @property
+    def failed(self) -> bool:
+        """Stopped for non-response (primary or secondary)."""
+        return self.stop_reason in NONRESPONSE
+
+    @property
+    def not_tolerated(self) -> bool:
+        return self.stop_reason in ADVERSE
+
+
+def _match(matchers: tuple[StopReasonMatcher, ...], texts: tuple[str, ...], codes: frozenset[str]) -> tuple[str, str] | None:
+    """First (category, evidence) whose codes or patterns match."""
+    for m in matchers:
+        if codes & m.codes:
+            return _BY_MATCHER[m.key], ", ".join(sorted(codes & m.codes))
+        if m.pattern is not None:
+            for text in texts:
+                if m.pattern.search(text):
+                    return _BY_MATCHER[m.key], text
+    return None
+
+
+def classify_stop(
+    kb: Knowledge,
+    texts: tuple[str, ...],
+    codes: frozenset[str],
+    allergies: list[AllergyRecord],
+    duration_days: int | None,
+    advanced: bool,
+) -> tuple[str, tuple[str, ...]]:
+    """(stop reason, evidence) for a stopped course; see the module docstring for the rules."""
+    hit = _match(kb.stop_reasons, texts, codes)
+    if hit is not None:
+        reason, evidence = hit
+        if reason == PRIMARY and duration_days is not None and duration_days < kb.adequate_trial_days:
+            if _match((kb.explicit_primary,), texts, codes) is None:
+                weeks = duration_days // 7
+                return INADEQUATE, (evidence, f"reported ineffective after {weeks} weeks (< 12: inadequate trial)")
+        return reason, (evidence,)
+    for allergy in allergies:
+        hit = _match(tuple(m for m in kb.stop_reasons if _BY_MATCHER[m.key] in ADVERSE), allergy.reactions, frozenset())
+        if hit is not None:
+            return hit[0], (f"{allergy.kind}: {hit[1]}",)
+        reason = ALLERGY if allergy.kind == "allergy" else AE
+        return reason, (f"{allergy.kind} recorded ({allergy.ref})",)
+    if advanced and duration_days is not None and duration_days < kb.adequate_trial_days:
+        return INADEQUATE, (f"stopped after {duration_days // 7} weeks, no reason recorded",)
+    return UNKNOWN, ()
+
+
+def _clusters(records: list[MedRecord], gap_days: int, today: date) -> list[list[MedRecord]]:
+    """Split one drug's records into courses: overlapping or near periods merge; undated join the latest."""
+    dated = sorted((r for r in records if r.start), key=lambda r: (r.start, r.end or date.max, r.ref))
+    undated = sorted((r for r in records if not r.start), key=lambda r: r.ref)
+    clusters: list[list[MedRecord]] = []
+    horizon: date | None = None
+    for r in dated:
+        reach = r.end or (today if r.status in _ACTIVE else r.start)
+        if clusters and horizon is not None and (r.start - horizon).days <= gap_days:
+            clusters[-1].append(r)
+            horizon = max(horizon, reach)
+        else:
+            clusters.append([r])
+            horizon = reach
+    if undated:
+        if clusters:
+            clusters[-1].extend(undated)
+        else:
+            clusters.append(undated)
+    return clusters
+
+
+def _course(
+    kb: Knowledge, drug_key: str, recs: list[MedRecord], allergies: list[AllergyRecord], today: date, notes: list[str]
+) -> Course:
+    drug = kb.drugs[drug_key]
+    starts = [r.start for r in recs if r.start]
+    ends = [r.end for r in recs if r.end]
+    start = min(starts) if starts else None
+    last_end = max(ends) if ends else None
+    live = [r for r in recs if r.status in _ACTIVE and not (r.end and r.end < today)]
+    live_ids = {id(r) for r in live}
+    ended = [r for r in recs if id(r) not in live_ids and (r.status in _ENDED or r.status in _ACTIVE)]
+    if any(r.status in _ACTIVE and r.end and r.end < today for r in recs):
+        notes.append(f"{drug.name}: marked active but its period ended; read as stopped.")
+    status = "active" if live else "stopped" if ended else "unknown"
+    if live and ended:
+        # a "completed" order was fulfilled, not stopped: it ends where it was written
+        ended_at = max((r.end if r.status != "completed" else None) or r.start or date.min for r in ended)
+        if max(r.start or date.min for r in live) <= ended_at:
+            status = "stopped"
+            notes.append(f"{drug.name}: records disagree (active and stopped); read as stopped.")
+    end = None if status == "active" else last_end
+    if status == "stopped" and end is None and starts and max(starts) > start:
+        end = max(starts)  # MedicationRequest-only history: the last order is the latest known date
+    duration = None
+    if start is not None:
+        duration = ((end or today) - start).days if status == "active" or end else None
+    texts = tuple(dict.fromkeys(t for r in recs for t in r.reasons))
+    codes = frozenset(c for r in recs for c in r.reason_codes)
+    if status == "active":
+        reason, evidence = None, texts
+    else:
+        reason, evidence = classify_stop(kb, texts, codes, allergies, duration, drug.drug_class.advanced)
+        if status == "unknown" and reason == UNKNOWN:
+            reason = None
+    return Course(
+        drug=drug_key,
+        drug_name=drug.name,
+        drug_class=drug.drug_class.label,
+        family=drug.family,
+        start=start,
+        end=end,
+        status=status,
+        stop_reason=reason,
+        evidence=tuple(evidence),
+        sources=tuple(sorted({r.ref for r in recs})),
+        labels=tuple(sorted({r.label for r in recs if r.label})),
+        duration_days=duration,
+    )
+
+
+def build_history(
+    kb: Knowledge, records: list[MedRecord], allergies: list[AllergyRecord], today: date, notes: list[str]
+) -> tuple[Course, ...]:
+    """Courses sorted by start date (undated last), then drug, then source: independent of record order."""
+    by_drug: dict[str, list[MedRecord]] = defaultdict(list)
+    for r in records:
+        by_drug[r.drug].append(r)
+    allergies_by_drug: dict[str, list[AllergyRecord]] = defaultdict(list)
+    for a in sorted(allergies, key=lambda a: a.ref):
+        allergies_by_drug[a.drug].append(a)
+    courses: list[Course] = []
+    for drug_key in sorted(by_drug):
+        for cluster in _clusters(by_drug[drug_key], kb.merge_gap_days, today):
+            courses.append(_course(kb, drug_key, cluster, allergies_by_drug[drug_key], today, notes))
+    for drug_key in sorted(allergies_by_drug.keys() - by_drug.keys()):
+        notes.append(f"{kb.drugs[drug_key].name}: allergy/intolerance recorded but no course of it in the record.")
+    for c in courses:
+        if c.start is None and c.status != "active":
+            notes.append(f"{c.drug_name}: no start date, so the trial length could not be judged.")
+    courses.sort(key=lambda c: (c.start is None, c.start or date.min, c.drug, c.sources))
+    return tuple(courses)
