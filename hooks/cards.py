@@ -108,7 +108,9 @@ def _section(title: str, lines: list[str]) -> str:
     return f"**{title}**\n" + "\n".join(f"- {line}" for line in lines) if lines else ""
 
 
-def _recommendation_lines(kb: Knowledge, rec: Recommendation, tb_hold: bool) -> list[str]:
+def _recommendation_lines(
+    kb: Knowledge, rec: Recommendation, tb_hold: bool, already_said: frozenset[str] = frozenset()
+) -> list[str]:
     if not rec.options:
         return ["No b/tsDMARD is left that the safety rules allow for this record: review the diagnosis and "
                 "comorbidities (ASAS-EULAR 2022 #11) and decide with the patient."]
@@ -118,7 +120,7 @@ def _recommendation_lines(kb: Knowledge, rec: Recommendation, tb_hold: bool) -> 
              + (f" Alternatives: {others}." if others else "")]
     if tb_hold:
         lines.append("Start only after active tuberculosis has been treated (no draft orders offered).")
-    lines += [f"{_cap(f.message)} {f.rule.text} {_cite(f.rule)}" for f in rec.basis]
+    lines += [f"{_cap(f.message)} {f.rule.text} {_cite(f.rule)}" for f in rec.basis if f.rule.id not in already_said]
     if rec.excluded:
         never = "; ".join(f"{kb.drugs[k].name} ({why})" for k, why in sorted(rec.excluded.items()))
         lines.append(f"Not suggested: {never}.")
@@ -144,7 +146,8 @@ def detail(
     if found:
         parts.append("\n".join(f"- {_cap(f.message)} {_cite(f.rule)}" for f in found))
     if rec is not None:
-        parts.append(_section("Recommendation", _recommendation_lines(kb, rec, tb_hold)))
+        said = frozenset(f.rule.id for f in found)  # the conflict bullets above already cite these rules
+        parts.append(_section("Recommendation", _recommendation_lines(kb, rec, tb_hold, said)))
     parts.append(f"**Therapy history as read from the record** (diagnosis: {ctx.diagnosis})\n\n{history_table(ctx.courses)}")
     parts.append(_section("Also", [f"{f.message} {_cite(f.rule)}" for f in care]))
     parts.append(_section("Cautions", [f"{_cap(f.message)} {_cite(f.rule)}" for f in cautions]))
