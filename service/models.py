@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _REF = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"  # FHIR R4 id: it goes into FHIR URLs, so nothing else is accepted
 
 
 class _Open(BaseModel):
@@ -61,7 +62,7 @@ class OrderContext(_Open):
     """order-select and order-sign context. ``selections`` is required for order-select only."""
 
     userId: str = Field(min_length=1)
-    patientId: str = Field(min_length=1, max_length=64)
+    patientId: str = Field(pattern=FHIR_ID)
     encounterId: str | None = None
     selections: list[str] | None = None
     draftOrders: dict[str, Any]

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from hooks import PatientData
 from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, next_link
@@ -78,8 +78,8 @@ class Resolution:
 
 
 def render(template: str, context: dict[str, Any]) -> str:
-    """Substitute the 2.0 tokens we use (only ``{{context.patientId}}``)."""
-    return template.replace("{{context.patientId}}", str(context["patientId"]))
+    """Substitute the 2.0 tokens we use (only ``{{context.patientId}}``), percent-encoded."""
+    return template.replace("{{context.patientId}}", quote(str(context["patientId"]), safe=""))
 
 
 class PrefetchResolver:

@@ -342,3 +342,12 @@ def test_request_is_not_mutated_between_calls(api):
     snapshot = copy.deepcopy(request)
     api.post(HOOK_URL, json=request)
     assert request == snapshot
+
+
+@pytest.mark.parametrize("patient_id", ["../../Patient", "p1?_include=*", "p1&patient=p2", "a b", "x" * 65])
+def test_patient_id_that_is_not_a_fhir_id_is_400_and_never_reaches_a_url(api, patient_id):
+    request = seed_request()
+    request["context"]["patientId"] = patient_id
+    response = api.post(HOOK_URL, json=request)
+    assert response.status_code == 400
+    assert "context.patientId" in _issues(response)
