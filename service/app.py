@@ -26,6 +26,7 @@ from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from service.models import CDSRequest, CDSResponse, FeedbackRequest
 from service.prefetch import PrefetchResolver, PreconditionFailed, required_data_missing
+from service.preview import router as preview_router
 from service.security import fhir_server_allowed, startup_check
 from service.store import Store, open_store
 
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime.metrics.feedback.labels(item["outcome"]).inc()
         return Response(orjson.dumps({"received": len(items), "new": stored}), media_type=JSON)
 
+    app.include_router(preview_router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

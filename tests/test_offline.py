@@ -1,0 +1,191 @@
+"""Offline evaluation: ``python -m service evaluate FILE [--order ORDER.json] [--json]`` run as a real subprocess.
+
+The JSON it prints must be the JSON the hook endpoint returns for the same patient and order.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cds import HOOK_URL, client
+from service.models import CDSResponse
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fhir_fixtures"
+SEED = FIXTURES / "seed" / "in-seed-as-is-upadacitinib-after-upadacitinib-failure-warns-suggests-bdmard.request.json"
+TODAY = date.today().isoformat()  # the service evaluates with today's date; so does the CLI by default
+DATA_KEYS = ("medicationStatements", "medicationRequests", "conditions", "allergies")
+
+
+def run(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "service", "evaluate", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def seed() -> dict:
+    return json.loads(SEED.read_text())
+
+
+def patient_resources(request: dict) -> list[dict]:
+    out = [request["prefetch"]["patient"]]
+    for key in DATA_KEYS:
+        out += [e["resource"] for e in (request["prefetch"].get(key) or {}).get("entry", [])]
+    return out
+
+
+def bundle(resources: list[dict], kind: str = "collection") -> dict:
+    entries = []
+    for r in resources:
+        entry: dict = {"resource": r}
+        if kind == "transaction":
+            entry["request"] = {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}
+        if kind == "searchset":
+            entry["search"] = {"mode": "match"}
+        entries.append(entry)
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+def draft(request: dict) -> dict:
+    return request["context"]["draftOrders"]["entry"][0]["resource"]
+
+
+def write(tmp_path: Path, name: str, document) -> Path:
+    path = tmp_path / name
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return path
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    with client(tmp_path_factory.mktemp("offline")) as test_client:
+        yield test_client
+
+
+def test_request_file_json_equals_the_endpoint_response(api):
+    result = run(SEED, "--json")
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    CDSResponse.model_validate(printed)
+    served = api.post(HOOK_URL, json=seed())
+    assert served.status_code == 200
+    assert printed == served.json()
+    assert any(card["indicator"] == "warning" for card in printed["cards"])
+
+
+@pytest.mark.parametrize("kind", ["collection", "searchset", "transaction"])
+def test_patient_bundle_with_draft_gives_the_same_cards(api, tmp_path, kind):
+    request = seed()
+    path = write(tmp_path, f"{kind}.json", bundle(patient_resources(request) + [draft(request)], kind))
+    result = run(path, "--json")
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    served = api.post(HOOK_URL, json=request).json()
+
+    def essence(body: dict) -> list:
+        return [(c["indicator"], c["summary"], [(s["label"], s.get("isRecommended", False)) for s in c.get("suggestions", [])])
+                for c in body["cards"]]
+
+    assert essence(printed) == essence(served)
+
+
+def test_readable_output_shows_history_and_marked_recommendation(tmp_path):
+    result = run(SEED)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Therapy history" in out and "Cards (" in out
+    history = out.split("Therapy history", 1)[1].split("Cards (", 1)[0]
+    for column in ("Drug", "Class", "Start", "End", "Stop reason", "Evidence"):
+        assert column in history
+    assert "etanercept" in history and "2024-01-10" in history and "2024-03-01" in history
+    assert "upadacitinib" in history and "primary non-response" in history
+    assert "injection" in history.lower()  # the evidence the stop reason was read from
+    cards = out.split("Cards (", 1)[1]
+    assert "WARNING" in cards
+    recommended = [line for line in cards.splitlines() if "(recommended)" in line]
+    assert len(recommended) == 1 and recommended[0].lstrip().startswith("*")
+    assert "-> orders" in recommended[0]
+    assert result.stderr == ""
+
+
+def test_order_option_replaces_the_draft(api, tmp_path):
+    """--order with a Bundle that has no draft: the given order is evaluated (secukinumab: no warning)."""
+    request = seed()
+    path = write(tmp_path, "patient.json", bundle(patient_resources(request)))
+    secukinumab = {
+        "resourceType": "MedicationRequest", "id": "new-order", "status": "active", "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                  "code": "1599788", "display": "secukinumab"}],
+                                      "text": "Cosentyx 150 mg/mL pen"},
+        "subject": {"reference": "Patient/seed-patient"},
+    }
+    order = write(tmp_path, "order.json", secukinumab)
+    result = run(path, "--order", order, "--json")
+    assert result.returncode == 0, result.stderr
+    cards = json.loads(result.stdout)["cards"]
+    assert all(card["indicator"] == "info" for card in cards)
+    # the same order on a request file replaces the request's own draft (upadacitinib, which warns)
+    result = run(SEED, "--order", order, "--json")
+    assert result.returncode == 0, result.stderr
+    assert all(card["indicator"] == "info" for card in json.loads(result.stdout)["cards"])
+    readable = run(SEED, "--order", order)
+    assert "order: Cosentyx 150 mg/mL pen" in readable.stdout
+
+
+def test_every_fixture_request_evaluates_offline_like_the_endpoint(api):
+    """In-process over every fixture: the offline path and the HTTP path agree card for card."""
+    from service.offline import evaluate_request, render_json, render_text
+
+    paths = sorted(FIXTURES.glob("*/*.request.json"))
+    assert len(paths) >= 20
+    for path in paths:
+        request = json.loads(path.read_text())
+        result = evaluate_request(request)
+        served = api.post(HOOK_URL, json=request)
+        assert served.status_code == 200, f"{path.name}: {served.text[:300]}"
+        assert json.loads(render_json(result)) == served.json(), path.name
+        assert "Therapy history" in render_text(result)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.json", None, "does not exist"),
+        ("notjson.json", "{this is not json", "not valid JSON"),
+        ("list.json", "[1, 2, 3]", "expected a FHIR Bundle"),
+        ("patient.json", json.dumps({"resourceType": "Patient", "id": "x"}), "got Patient"),
+        ("document.json", json.dumps({"resourceType": "Bundle", "type": "document", "entry": []}), "Bundle.type"),
+        ("nodraft.json", "NODRAFT", "no draft MedicationRequest"),
+        ("badrequest.json", json.dumps({"hook": "order-select", "context": {"patientId": "x"}}),
+         "not a valid CDS Hooks request"),
+        ("noprefetch.json", "NOPREFETCH", "required data not in the request's prefetch"),
+    ],
+)
+def test_bad_input_gives_one_line_error_and_exit_2(tmp_path, name, content, message):
+    if content == "NODRAFT":
+        content = json.dumps(bundle(patient_resources(seed())))
+    elif content == "NOPREFETCH":
+        request = seed()
+        request.pop("prefetch")
+        content = json.dumps(request)
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    result = run(path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("python -m service evaluate: error:") and message in lines[0]
+
+
+def test_bad_arguments_exit_2_on_one_line(tmp_path):
+    result = run()
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    result = run(SEED, "--order", tmp_path / "nope.json")
+    assert result.returncode == 2 and "order file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
