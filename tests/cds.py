@@ -34,7 +34,7 @@ def client(tmp_path: Path, **overrides: Any) -> TestClient:
 
 
 def seed_request() -> dict[str, Any]:
-    local = REPO / "fhir_fixtures" / "seed" / "seed-patient.request.json"
+    local = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"
     return json.loads((local if local.exists() else SEED).read_text())
 
 
