@@ -40,11 +40,20 @@ class Settings(BaseSettings):
         description="Comma-separated FHIR base URLs the service may call with the EHR's token. "
         "Empty: any https server, or http on localhost (development only).",
     )
+    fhir_allow_http_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host names (besides localhost) that may be called over plain http, e.g. `hapi` "
+        "on a docker compose network. Only for hosts reached over a private network; each must also be in "
+        "CDS_FHIR_ALLOWLIST to be contacted.",
+    )
     fhir_timeout_s: float = Field(
         2.0, gt=0, le=30, description="Total time budget for fetching missing prefetch data from the FHIR server."
     )
     fhir_max_response_bytes: int = Field(10_000_000, gt=0, description="Largest FHIR response read.")
     fhir_max_pages: int = Field(10, ge=1, description="Most Bundle pages followed per prefetch key.")
+    fhir_max_resources: int = Field(
+        5_000, ge=1, description="Most resources read per prefetch key from the FHIR server (beyond: unavailable)."
+    )
     max_body_bytes: int = Field(5_000_000, gt=0, description="Largest request body accepted (413 beyond).")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Comma-separated allowed CORS origins (default any)."
@@ -55,7 +64,9 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
-    _split = field_validator("fhir_allowlist", "cors_origins", "jwt_algorithms", mode="before")(
+    _split = field_validator(
+        "fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before"
+    )(
         classmethod(lambda cls, v: _split_commas(v))
     )
 

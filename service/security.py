@@ -38,10 +38,18 @@ def startup_check(settings: Settings) -> None:
 
     quiet_outbound_loggers()
     check_algorithms(settings.jwt_algorithms)
+    if settings.fhir_allow_http_hosts and not settings.fhir_allowlist:
+        raise StartupRefused("CDS_FHIR_ALLOW_HTTP_HOSTS is only accepted together with CDS_FHIR_ALLOWLIST")
+    for host in settings.fhir_allow_http_hosts:
+        log.warning("CDS_FHIR_ALLOW_HTTP_HOSTS: FHIR server %s may be called over plain http (private network only)",
+                    host)
     for entry in settings.fhir_allowlist:
         parts = urlsplit(entry)
-        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
-            raise StartupRefused(f"CDS_FHIR_ALLOWLIST entry {entry!r} must use https (http only for localhost)")
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _http_hosts(settings)):
+            raise StartupRefused(
+                f"CDS_FHIR_ALLOWLIST entry {entry!r} must use https (http only for localhost "
+                "or a host named in CDS_FHIR_ALLOW_HTTP_HOSTS)"
+            )
         if not parts.hostname or parts.query or parts.fragment:
             raise StartupRefused(f"CDS_FHIR_ALLOWLIST entry {entry!r} must be a base URL (scheme, host, path)")
     if settings.trusted_clients is not None:
@@ -59,6 +67,11 @@ def startup_check(settings: Settings) -> None:
             "no trusted CDS clients are configured (set CDS_TRUSTED_CLIENTS to a JSON file of trusted "
             "issuers) and CDS_ALLOW_UNAUTHENTICATED is not true"
         )
+
+
+def _http_hosts(settings: Settings) -> set[str]:
+    """Hosts that may be reached over plain http: localhost, plus the explicitly named private hosts."""
+    return _LOCAL_HOSTS | {host.strip().lower() for host in settings.fhir_allow_http_hosts}
 
 
 def _origin_and_path(url: str) -> tuple[str, str | None, int | None, str]:
@@ -98,7 +111,7 @@ def fhir_server_allowed(url: str, settings: Settings) -> bool:
         return False
     if not host or scheme not in ("http", "https"):
         return False
-    if scheme == "http" and host not in _LOCAL_HOSTS:
+    if scheme == "http" and host not in _http_hosts(settings):
         return False
     if not settings.fhir_allowlist:
         return settings.allow_unauthenticated

@@ -1,0 +1,204 @@
+"""PostgreSQL store (``CDS_DATABASE_URL=postgresql://...``): feedback and the ``jti`` replay cache shared by replicas.
+
+Safe under concurrency from several threads and processes: each call borrows a connection from a small
+per-process pool (autocommit off, one short transaction per call); a broken connection is discarded and the
+call retried once on a fresh one. Idempotency and replay protection rest on primary keys
+(``INSERT ... ON CONFLICT``), never on a read-then-write.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+
+from service.store import feedback_key
+
+log = logging.getLogger("axspa.store")
+T = TypeVar("T")
+
+_SCHEMA_LOCK = 0x61787370  # pg_advisory_xact_lock key: concurrent CREATE TABLE IF NOT EXISTS can still collide
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS axspa_feedback (
+    key TEXT PRIMARY KEY,
+    seq BIGSERIAL NOT NULL,
+    service_id TEXT NOT NULL,
+    card TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    outcome_timestamp TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS axspa_feedback_service ON axspa_feedback (service_id, seq);
+CREATE TABLE IF NOT EXISTS axspa_jti_seen (
+    issuer TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (issuer, jti)
+);
+CREATE INDEX IF NOT EXISTS axspa_jti_seen_expiry ON axspa_jti_seen (expires_at);
+"""
+_CLEANUP_EVERY_S = 60.0
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, max_connections: int = 8, connect_timeout: int = 5) -> None:
+        self._url = url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+        self._connect_timeout = connect_timeout
+        self._max = max_connections
+        self._idle: list[psycopg.Connection] = []
+        self._open = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._last_cleanup = 0.0
+        self._run(self._create_schema)
+
+    # ------------------------------------------------------------------ connections
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(
+            self._url, connect_timeout=self._connect_timeout, application_name="axspa-cds", autocommit=False
+        )
+
+    def _acquire(self) -> psycopg.Connection:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise psycopg.OperationalError("store closed")
+                if self._idle:
+                    return self._idle.pop()
+                if self._open < self._max:
+                    self._open += 1
+                    break
+                self._cond.wait(5)
+        try:
+            return self._connect()
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
+
+    def _release(self, conn: psycopg.Connection, broken: bool) -> None:
+        with self._cond:
+            if broken or conn.closed or self._closed:
+                self._open -= 1
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - already broken
+                    pass
+            else:
+                self._idle.append(conn)
+            self._cond.notify()
+
+    def _run(self, work: Callable[[psycopg.Connection], T]) -> T:
+        """Run ``work`` in one transaction; on a connection failure retry once with a new connection."""
+        for attempt in (1, 2):
+            conn = self._acquire()
+            broken = False
+            try:
+                with conn.transaction():
+                    result = work(conn)
+                return result
+            except psycopg.OperationalError:
+                broken = True
+                if attempt == 2:
+                    raise
+                log.warning("postgres connection failed; retrying on a new connection")
+            except BaseException:
+                broken = conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.UNKNOWN
+                raise
+            finally:
+                self._release(conn, broken)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _create_schema(conn: psycopg.Connection) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        for statement in filter(None, (part.strip() for part in _SCHEMA.split(";"))):
+            conn.execute(statement)
+
+    # ------------------------------------------------------------------ Store protocol
+    def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
+        now = time.time()
+        rows: dict[str, tuple[Any, ...]] = {}
+        for item in items:
+            key = feedback_key(service_id, item)
+            rows.setdefault(
+                key,
+                (key, service_id, item["card"], item["outcome"], item["outcomeTimestamp"],
+                 orjson.dumps(item).decode(), now),
+            )
+        if not rows:
+            return 0
+        columns = list(zip(*rows.values()))
+
+        def insert(conn: psycopg.Connection) -> int:
+            cursor = conn.execute(
+                """
+                INSERT INTO axspa_feedback (key, service_id, card, outcome, outcome_timestamp, body, received_at)
+                SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                                     %s::double precision[])
+                ORDER BY 1
+                ON CONFLICT (key) DO NOTHING
+                RETURNING 1
+                """,
+                [list(column) for column in columns],
+            )
+            return len(cursor.fetchall())
+
+        return self._run(insert)
+
+    def list_feedback(self, service_id: str) -> list[dict[str, Any]]:
+        def select(conn: psycopg.Connection) -> list[str]:
+            cursor = conn.execute(
+                "SELECT body FROM axspa_feedback WHERE service_id = %s ORDER BY seq", (service_id,)
+            )
+            return [body for (body,) in cursor.fetchall()]
+
+        return [orjson.loads(body) for body in self._run(select)]
+
+    def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
+        now = time.time()
+        cleanup = now - self._last_cleanup >= _CLEANUP_EVERY_S
+        if cleanup:
+            self._last_cleanup = now
+
+        def claim(conn: psycopg.Connection) -> bool:
+            if cleanup:
+                conn.execute("DELETE FROM axspa_jti_seen WHERE expires_at < %s", (now,))
+            # A row that has expired but not yet been cleaned up may be reclaimed, atomically.
+            cursor = conn.execute(
+                """
+                INSERT INTO axspa_jti_seen (issuer, jti, expires_at) VALUES (%s, %s, %s)
+                ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
+                    WHERE axspa_jti_seen.expires_at < %s
+                RETURNING 1
+                """,
+                (issuer, jti, expires_at, now),
+            )
+            return cursor.fetchone() is not None
+
+        return self._run(claim)
+
+    def ping(self) -> bool:
+        try:
+            return self._run(lambda conn: conn.execute("SELECT 1").fetchone() == (1,))
+        except psycopg.Error:
+            return False
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self._cond.notify_all()
+        for conn in idle:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass

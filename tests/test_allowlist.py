@@ -1,0 +1,333 @@
+"""Where the EHR's token may go (CDS_FHIR_ALLOWLIST, FhirTarget.owns) and the limits on everything we read:
+request bodies (also through a real uvicorn), FHIR response size, page count and time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cds import HOOK_URL, client, seed_request, without_prefetch
+from service.config import Settings
+from service.fhir import Deadline, FhirError, FhirReader, FhirTarget
+from service.security import StartupRefused, fhir_server_allowed, startup_check
+from support import BackgroundASGIServer, free_port
+from support.faulty_fhir import make_resource, searchset
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "ehr-access-token-do-not-leak-7f3a"
+ENTRY = "https://ehr.example.org/fhir"
+
+
+def production(**overrides) -> Settings:
+    return Settings(allow_unauthenticated=False, fhir_allowlist=[ENTRY], **overrides)
+
+
+# --------------------------------------------------------------------------- fhir_server_allowed (unit)
+
+ALLOWED = [
+    "https://ehr.example.org/fhir",
+    "https://ehr.example.org/fhir/",
+    "https://ehr.example.org/fhir/R4",
+    "https://EHR.Example.org/fhir",
+    "https://ehr.example.org:443/fhir",
+]
+REFUSED = [
+    "https://ehr.example.org/fhirevil",
+    "https://ehr.example.org/fhir-evil/R4",
+    "https://ehr.example.org.evil.com/fhir",
+    "https://evil.com/ehr.example.org/fhir",
+    "https://ehr.example.org@evil.com/fhir",
+    "https://user:pw@ehr.example.org/fhir",
+    "http://ehr.example.org/fhir",
+    "https://ehr.example.org:8443/fhir",
+    "https://ehr.example.org/",
+    "https://ehr.example.org",
+    "https://ehr.example.org/FHIR",
+    "https://ehr.example.org/other/fhir",
+    "https://ehr.example.org/fhir/../admin",
+    "https://ehr.example.org/fhir/%2e%2e/admin",
+    "https://ehr.example.org/fhir%2F..%2Fadmin",
+    "https://ehr.example.org/fhir?x=1",
+    "https://ehr.example.org/fhir#frag",
+    "https://ehr.example.org\\@evil.com/fhir",
+    "https://ehr.example.org/fhir\n",
+    "ftp://ehr.example.org/fhir",
+    "//ehr.example.org/fhir",
+    "ehr.example.org/fhir",
+    "https://ehr.example.org:99999/fhir",
+    "",
+    "not a url",
+]
+
+
+@pytest.mark.parametrize("url", ALLOWED)
+def test_allowlisted_server_matches(url):
+    assert fhir_server_allowed(url, production())
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_lookalike_servers_do_not_match(url):
+    assert not fhir_server_allowed(url, production())
+
+
+def test_without_an_allowlist_production_contacts_no_server_and_development_only_https_or_localhost():
+    prod = Settings(allow_unauthenticated=False)
+    dev = Settings(allow_unauthenticated=True)
+    assert not fhir_server_allowed("https://ehr.example.org/fhir", prod)
+    assert fhir_server_allowed("https://ehr.example.org/fhir", dev)
+    assert fhir_server_allowed("http://127.0.0.1:8080/fhir", dev)
+    assert fhir_server_allowed("http://localhost:8080/fhir", dev)
+    assert not fhir_server_allowed("http://ehr.example.org/fhir", dev)
+
+
+def test_an_http_entry_must_be_localhost():
+    assert fhir_server_allowed("http://127.0.0.1:8080/fhir/R4",
+                               Settings(allow_unauthenticated=False, fhir_allowlist=["http://127.0.0.1:8080/fhir"]))
+    with pytest.raises(StartupRefused, match="https"):
+        startup_check(Settings(allow_unauthenticated=True, fhir_allowlist=["http://ehr.example.org/fhir"]))
+    with pytest.raises(StartupRefused, match="base URL"):
+        startup_check(Settings(allow_unauthenticated=True, fhir_allowlist=["https://ehr.example.org/fhir?x=1"]))
+    startup_check(Settings(allow_unauthenticated=True, fhir_allowlist=["http://localhost:8080/fhir", ENTRY]))
+
+
+def test_allowlist_env_is_comma_separated(monkeypatch):
+    monkeypatch.setenv("CDS_FHIR_ALLOWLIST", "https://a.example.org/fhir, https://b.example.org/r4")
+    settings = Settings(allow_unauthenticated=False)
+    assert settings.fhir_allowlist == ["https://a.example.org/fhir", "https://b.example.org/r4"]
+    assert fhir_server_allowed("https://b.example.org/r4/Patient", settings)
+    assert not fhir_server_allowed("https://c.example.org/fhir", settings)
+
+
+# --------------------------------------------------------------------------- FhirTarget.owns (unit)
+
+
+@pytest.mark.parametrize(
+    ("url", "owned"),
+    [
+        ("https://ehr.example.org/fhir/Condition?patient=p", True),
+        ("https://ehr.example.org/fhir/Condition?_page=2", True),
+        ("https://ehr.example.org/fhirevil/Condition", False),
+        ("https://ehr.example.org.evil.com/fhir/Condition", False),
+        ("http://ehr.example.org/fhir/Condition", False),
+        ("https://ehr.example.org:8443/fhir/Condition", False),
+        ("https://evil.example.org/fhir/Condition", False),
+        ("https://ehr.example.org/other/Condition", False),
+    ],
+)
+def test_fhir_target_owns_only_urls_under_its_base(url, owned):
+    assert FhirTarget("https://ehr.example.org/fhir", TOKEN).owns(url) is owned
+
+
+def test_fhir_target_never_shows_its_token():
+    target = FhirTarget("https://ehr.example.org/fhir", TOKEN)
+    assert TOKEN not in repr(target) and TOKEN not in str(target)
+
+
+# --------------------------------------------------------------------------- live: never contacted
+
+
+def hook_call(api, fhir_base: str, **changes) -> httpx.Response:
+    request = without_prefetch(seed_request())
+    request["fhirServer"] = fhir_base
+    request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                                    "scope": "patient/*.read", "subject": "axspa-cds"}
+    request.update(changes)
+    return api.post(HOOK_URL, json=request)
+
+
+def seeded(faulty_fhir, mode: str = "ok", **kwargs):
+    patient = seed_request()["context"]["patientId"]
+    data = {t: [make_resource(t, f"{t.lower()}-1", patient)]
+            for t in ("MedicationStatement", "Condition", "AllergyIntolerance")}
+    return faulty_fhir(mode, data=data, **kwargs)
+
+
+def test_allowlisted_server_is_read_with_the_token(tmp_path, faulty_fhir):
+    fhir = seeded(faulty_fhir)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url]) as api:
+        response = hook_call(api, fhir.base_url)
+    assert response.status_code == 200, response.text
+    assert fhir.requests and all(r.authorization == f"Bearer {TOKEN}" for r in fhir.requests)
+
+
+@pytest.mark.parametrize("variant", ["other-entry", "path-prefix", "other-port"])
+def test_a_server_outside_the_allowlist_is_never_contacted(tmp_path, faulty_fhir, variant):
+    fhir = seeded(faulty_fhir)
+    other = seeded(faulty_fhir)
+    allow = {
+        "other-entry": [ENTRY],
+        "path-prefix": [fhir.url + "/fh"],  # http://127.0.0.1:P/fh must not admit http://127.0.0.1:P/fhir
+        "other-port": [other.base_url],
+    }[variant]
+    with client(tmp_path, fhir_allowlist=allow) as api:
+        response = hook_call(api, fhir.base_url)
+    assert response.status_code == 412, response.text  # treated as no server: the data is unobtainable
+    assert fhir.requests == []
+    assert other.requests == []
+
+
+def test_a_prefetch_next_link_to_another_host_is_not_followed(tmp_path, faulty_fhir):
+    fhir = seeded(faulty_fhir)
+    foreign = seeded(faulty_fhir)
+    request = seed_request()
+    conditions = request["prefetch"]["conditions"]
+    conditions["link"] = [{"relation": "next", "url": f"{foreign.base_url}/Condition?patient=x&_page=2"}]
+    with client(tmp_path, fhir_allowlist=[fhir.base_url]) as api:
+        response = api.post(HOOK_URL, json={**request, "fhirServer": fhir.base_url,
+                                            "fhirAuthorization": {"access_token": TOKEN, "token_type": "Bearer",
+                                                                  "expires_in": 300, "scope": "patient/*.read",
+                                                                  "subject": "axspa-cds"}})
+    assert response.status_code in (200, 412), response.text
+    assert foreign.requests == []
+
+
+def test_a_server_next_link_to_another_host_is_not_followed_with_the_token():
+    """A FHIR server's own page answering a `next` link elsewhere: FhirReader refuses before sending."""
+    foreign_hits: list[str] = []
+
+    async def foreign_app(scope, receive, send):
+        if scope["type"] == "http":
+            foreign_hits.append(scope["path"])
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+    with BackgroundASGIServer(foreign_app) as foreign:
+        page = json.dumps(searchset([make_resource("Condition", "c1")],
+                                    links=[{"relation": "next", "url": f"{foreign.url}/fhir/Condition?_page=2"}]))
+
+        async def ehr_app(scope, receive, send):
+            if scope["type"] == "http":
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/fhir+json")]})
+                await send({"type": "http.response.body", "body": page.encode()})
+
+        with BackgroundASGIServer(ehr_app) as ehr:
+            async def run():
+                async with httpx.AsyncClient() as http:
+                    reader = FhirReader(http, max_bytes=1_000_000, max_pages=10)
+                    target = FhirTarget(f"{ehr.url}/fhir", TOKEN)
+                    with pytest.raises(FhirError, match="outside the FHIR server"):
+                        await reader.search(target, f"{ehr.url}/fhir/Condition?patient=x", Deadline(5))
+
+            asyncio.run(run())
+    assert foreign_hits == []
+
+
+# --------------------------------------------------------------------------- limits on what the FHIR server sends
+
+
+def test_huge_response_is_cut_at_the_limit_and_never_a_5xx(tmp_path, faulty_fhir):
+    fhir = seeded(faulty_fhir, per_type={"MedicationStatement": "huge"}, huge_count=20_000)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url], fhir_max_response_bytes=200_000) as api:
+        started = time.monotonic()
+        response = hook_call(api, fhir.base_url)
+        elapsed = time.monotonic() - started
+    # MedicationStatement is unavailable; MedicationRequest (empty) still answers for medications
+    assert response.status_code in (200, 412), response.text
+    assert elapsed < 5
+    assert fhir.requests_for("MedicationStatement")
+
+
+def test_huge_everything_is_412_not_5xx(tmp_path, faulty_fhir):
+    fhir = faulty_fhir("huge", huge_count=20_000)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url], fhir_max_response_bytes=200_000) as api:
+        response = hook_call(api, fhir.base_url)
+    assert response.status_code == 412, response.text
+    assert "larger than the configured limit" in response.text
+
+
+def test_pagination_stops_at_the_page_limit(tmp_path, faulty_fhir):
+    fhir = faulty_fhir("paginated", pages=50, page_size=2)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url], fhir_max_pages=3) as api:
+        response = hook_call(api, fhir.base_url)
+    assert response.status_code == 412, response.text
+    assert 1 <= len(fhir.requests_for("Condition")) <= 3
+    assert all(r.authorization == f"Bearer {TOKEN}" for r in fhir.requests)
+
+
+def test_pagination_within_the_limit_is_read_completely(tmp_path, faulty_fhir):
+    fhir = faulty_fhir("paginated", pages=3, page_size=2)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url], fhir_max_pages=3) as api:
+        response = hook_call(api, fhir.base_url)
+    assert response.status_code in (200, 412), response.text
+    assert len(fhir.requests_for("Condition")) == 3
+
+
+def test_a_hanging_server_costs_at_most_the_time_budget(tmp_path, faulty_fhir):
+    fhir = faulty_fhir("hang", hang_seconds=30)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url], fhir_timeout_s=0.5) as api:
+        started = time.monotonic()
+        response = hook_call(api, fhir.base_url)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 412, response.text
+    assert elapsed < 2.5
+
+
+# --------------------------------------------------------------------------- request body limit, real server
+
+
+@pytest.fixture()
+def live_service(tmp_path):
+    """`python -m service` (uvicorn) in development mode with a 10 kB body limit."""
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CDS_")},
+           "CDS_ALLOW_UNAUTHENTICATED": "true", "CDS_MAX_BODY_BYTES": "10000",
+           "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "service", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"service did not start: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.1)
+    yield port
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_declared_oversized_body_gets_413_before_the_body_is_sent(live_service):
+    with socket.create_connection(("127.0.0.1", live_service), timeout=5) as sock:
+        sock.sendall(
+            f"POST {HOOK_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 50000000\r\n\r\n".encode()
+        )
+        started = time.monotonic()
+        answer = sock.recv(65536).decode(errors="replace")  # no body byte was ever sent
+        elapsed = time.monotonic() - started
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert elapsed < 2
+
+
+def test_chunked_oversized_body_gets_413(live_service):
+    def chunks():
+        for _ in range(100):
+            yield b"x" * 1000
+
+    response = httpx.post(f"http://127.0.0.1:{live_service}{HOOK_URL}", content=chunks(), timeout=10,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_body_under_the_limit_is_processed(live_service):
+    response = httpx.post(f"http://127.0.0.1:{live_service}{HOOK_URL}", content=b"[]", timeout=10,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 400

@@ -1,0 +1,267 @@
+"""State shared by replicas: PostgresStore on the REAL PostgreSQL of the `postgres` fixture, then two real
+`python -m service` processes sharing one database (jti replay across processes, concurrent feedback)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from service.config import SERVICE_ID
+from service.store import open_store
+from service.store_postgres import PostgresStore
+from support import free_port
+from support.jwt_keys import TestKey, client_entry, trusted_clients_file
+
+pytestmark = pytest.mark.postgres
+
+REPO = Path(__file__).resolve().parent.parent
+ISS = "https://ehr.example.org"
+KEY = TestKey.ec384("replica-kid")
+FEEDBACK_PATH = f"/cds-services/{SERVICE_ID}/feedback"
+
+
+@pytest.fixture()
+def database(postgres, request):
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = postgres.create_database(name)
+    yield url
+    try:
+        postgres.drop_database(name)
+    except Exception:  # noqa: BLE001 - a lingering connection must not fail the test
+        pass
+
+
+def item(n: int, outcome: str = "overridden") -> dict:
+    return {"card": f"card-{n}", "outcome": outcome, "outcomeTimestamp": f"2024-05-01T10:{n // 60:02d}:{n % 60:02d}Z",
+            "overrideReason": {"reason": {"system": "https://example.org/reasons", "code": "r", "display": "R"}}}
+
+
+# --------------------------------------------------------------------------- PostgresStore (in process)
+
+
+def test_open_store_dispatches_postgres_urls(database):
+    store = open_store(database)
+    try:
+        assert isinstance(store, PostgresStore) and store.ping()
+    finally:
+        store.close()
+
+
+def test_feedback_is_idempotent_and_ordered(database):
+    store = PostgresStore(database)
+    try:
+        assert store.record_feedback(SERVICE_ID, [item(1), item(2), item(1)]) == 2
+        assert store.record_feedback(SERVICE_ID, [item(2), item(3)]) == 1
+        assert store.record_feedback(SERVICE_ID, []) == 0
+        cards = [f["card"] for f in store.list_feedback(SERVICE_ID)]
+        assert sorted(cards[:2]) == ["card-1", "card-2"] and cards[2] == "card-3"  # oldest batch first
+        assert store.list_feedback("another-service") == []
+    finally:
+        store.close()
+    again = PostgresStore(database)  # schema creation is idempotent; data survives
+    try:
+        assert len(again.list_feedback(SERVICE_ID)) == 3
+        assert item(1) in again.list_feedback(SERVICE_ID)
+    finally:
+        again.close()
+
+
+def test_claim_jti_once_per_issuer_until_expiry(database):
+    store = PostgresStore(database)
+    try:
+        later = time.time() + 360
+        assert store.claim_jti(ISS, "j1", later) is True
+        assert store.claim_jti(ISS, "j1", later) is False
+        assert store.claim_jti("https://other.example.org", "j1", later) is True
+        assert store.claim_jti(ISS, "old", time.time() - 1) is True
+        assert store.claim_jti(ISS, "old", later) is True  # the earlier claim had expired
+        assert store.claim_jti(ISS, "old", later) is False
+    finally:
+        store.close()
+
+
+def test_concurrent_claims_of_one_jti_from_two_stores_admit_exactly_one(database):
+    stores = [PostgresStore(database), PostgresStore(database)]
+    try:
+        for round_ in range(5):
+            jti = f"race-{round_}"
+            barrier = threading.Barrier(16)
+
+            def claim(i: int) -> bool:
+                barrier.wait()
+                return stores[i % 2].claim_jti(ISS, jti, time.time() + 300)
+
+            with ThreadPoolExecutor(16) as pool:
+                results = list(pool.map(claim, range(16)))
+            assert results.count(True) == 1, results
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_store_reconnects_after_the_server_drops_its_connections(database, postgres):
+    store = PostgresStore(database)
+    try:
+        assert store.claim_jti(ISS, "before", time.time() + 300)
+        with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'axspa-cds'"
+            ).fetchone()[0]
+        assert killed >= 1
+        assert store.ping()
+        assert store.claim_jti(ISS, "after", time.time() + 300)
+        assert store.claim_jti(ISS, "before", time.time() + 300) is False
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- two real service processes
+
+
+class ServiceProcess:
+    def __init__(self, name: str, database_url: str, clients_file: Path, log_dir: Path) -> None:
+        self.name = name
+        self.database_url = database_url
+        self.clients_file = clients_file
+        self.log_path = log_dir / f"{name}.log"
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServiceProcess":
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+        env.update(
+            CDS_DATABASE_URL=self.database_url,
+            CDS_TRUSTED_CLIENTS=str(self.clients_file),
+            CDS_PUBLIC_BASE_URL=self.base,
+            CDS_LOG_LEVEL="DEBUG",
+            PYTHONPATH=str(REPO),
+        )
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "service", "--port", str(self.port)], cwd=REPO,
+                                     env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not ready: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def token(self, path: str, *, aud: object | None = None, jti: str | None = None) -> str:
+        kwargs = {"jti": jti} if jti else {}
+        return KEY.mint(iss=ISS, aud=aud if aud is not None else f"{self.base}{path}", **kwargs)
+
+
+@pytest.fixture()
+def replicas(database, tmp_path):
+    clients = trusted_clients_file(tmp_path, [client_entry(ISS, keys=[KEY])])
+    started = time.monotonic()
+    pair = [ServiceProcess(n, database, clients, tmp_path).start() for n in ("a", "b")]
+    try:
+        for p in pair:
+            p.wait_ready()
+        pair[0].startup_s = time.monotonic() - started  # type: ignore[attr-defined]
+        yield pair
+    finally:
+        for p in pair:
+            p.stop()
+
+
+def test_a_jti_accepted_by_one_replica_is_refused_by_the_other(replicas):
+    a, b = replicas
+    both = [f"{a.base}/cds-services", f"{b.base}/cds-services"]
+    token = KEY.mint(iss=ISS, aud=both)
+    assert httpx.get(f"{a.base}/cds-services", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    replay = httpx.get(f"{b.base}/cds-services", headers={"Authorization": f"Bearer {token}"})
+    assert replay.status_code == 401 and replay.content == b'{"error":"unauthorized"}'
+    token2 = KEY.mint(iss=ISS, aud=both)
+    assert httpx.get(f"{b.base}/cds-services", headers={"Authorization": f"Bearer {token2}"}).status_code == 200
+    assert httpx.get(f"{a.base}/cds-services", headers={"Authorization": f"Bearer {token2}"}).status_code == 401
+    # each replica checks aud against its own public URL
+    only_a = KEY.mint(iss=ISS, aud=f"{a.base}/cds-services")
+    assert httpx.get(f"{b.base}/cds-services", headers={"Authorization": f"Bearer {only_a}"}).status_code == 401
+    for p in (a, b):
+        p.stop()
+    logs = a.log_path.read_text() + b.log_path.read_text()
+    assert '"check":"replay"' in logs and '"check":"wrong-audience"' in logs
+    for t in (token, token2, only_a):
+        assert t not in logs and t.split(".")[2] not in logs
+
+
+def test_concurrent_feedback_from_two_replicas_is_all_there_after_restart(replicas, database, record_property):
+    a, b = replicas
+    # 2 x 50 requests in parallel; A sends items 0..49, B sends 30..79 (20 overlap), and 5 of each
+    # replica's requests repeat an item that replica already sent (duplicates within a replica).
+    plan = [(a, n) for n in list(range(50))[:45] + [0, 1, 2, 3, 4]] + \
+           [(b, n) for n in list(range(30, 80))[:45] + [30, 31, 32, 33, 34]]
+    expected = {n for _, n in plan}
+    assert len(plan) == 100 and len(expected) == 75
+
+    def send(job: tuple[ServiceProcess, int]) -> int:
+        replica, n = job
+        response = httpx.post(f"{replica.base}{FEEDBACK_PATH}", json={"feedback": [item(n)]}, timeout=20,
+                              headers={"Authorization": f"Bearer {replica.token(FEEDBACK_PATH)}"})
+        assert response.status_code == 200, response.text
+        return response.json()["new"]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        new = sum(pool.map(send, plan))
+    elapsed = time.monotonic() - started
+    assert new == len(expected)  # every item counted as new exactly once, across both processes
+
+    for p in (a, b):
+        p.stop()
+    restart_started = time.monotonic()
+    for p in (a, b):
+        p.start()
+    for p in (a, b):
+        p.wait_ready()
+    restart_s = time.monotonic() - restart_started
+    again = httpx.post(f"{a.base}{FEEDBACK_PATH}", json={"feedback": [item(n) for n in sorted(expected)]},
+                       headers={"Authorization": f"Bearer {a.token(FEEDBACK_PATH)}"}, timeout=20)
+    assert again.json() == {"received": 75, "new": 0}
+    store = PostgresStore(database)
+    try:
+        stored = store.list_feedback(SERVICE_ID)
+    finally:
+        store.close()
+    assert len(stored) == 75
+    assert {f["card"] for f in stored} == {f"card-{n}" for n in expected}
+    record_property("feedback_100_requests_s", round(elapsed, 2))
+    record_property("restart_two_replicas_s", round(restart_s, 2))
+    print(f"\nreplicas: start {a.startup_s:.2f}s, 100 feedback requests {elapsed:.2f}s, restart {restart_s:.2f}s")
