@@ -3,6 +3,7 @@
 #   - Debian's PostgreSQL (tests/support/postgres.py runs a throwaway cluster)
 #   - Debian's Chromium (browser tests drive it through Playwright; never `playwright install`)
 #   - sekmet-fhir, a real FHIR R4 server, in its own venv at .venv-sekmet
+#   - the official HL7 R4 examples (npm hl7.fhir.r4.examples@4.0.1) in .cache/hl7-r4-examples
 # Idempotent and fast when everything is already there. Does NOT create the main .venv
 # (scripts/test.sh does that, then calls this script).
 set -euo pipefail
@@ -54,5 +55,11 @@ else
     "$SEKMET_VENV/bin/pip" install -q --disable-pip-version-check "sekmet-fhir==$SEKMET_VERSION"
     echo "setup-tests: sekmet-fhir installed in $(( $(date +%s) - start ))s"
 fi
+
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup-tests: installing npm (apt)"
+    apt_install npm
+fi
+bash scripts/fetch-hl7-examples.sh
 
 echo "setup-tests: done"
