@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from itertools import chain
 from typing import Any
@@ -14,6 +15,8 @@ from hooks.record import (
     ConditionFinding, DraftOrder, patient_age, read_allergies, read_conditions, read_draft_orders, read_medications,
 )
 from hooks.rules import GROUP_OF_FAMILY, Context, care, cautions, choose_options, conflicts
+
+log = logging.getLogger("axspa.hooks")
 
 UNAVAILABLE_LABELS = {
     "patient": "the patient's demographics",
@@ -64,7 +67,8 @@ def is_relevant_order(hook: str, draft_orders: dict, selections: tuple[str, ...]
     """Cheap pre-check (no patient data): does any selected/drafted order name a drug this hook speaks about?"""
     try:
         return bool(_relevant_orders(knowledge(), hook, draft_orders, selections))
-    except Exception:  # noqa: BLE001 - a malformed bundle is simply not relevant
+    except Exception:  # noqa: BLE001 - a malformed bundle is simply not relevant, but a bug must be seen
+        log.exception("draft orders could not be read; treated as not relevant")
         return False
 
 

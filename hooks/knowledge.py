@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ class StopReasonMatcher:
     codes: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: one instance, memo caches key on it
 class Knowledge:
     drugs: dict[str, Drug]
     drug_by_code: dict[str, str]  # RxNorm / ATC code -> drug key
@@ -116,14 +116,34 @@ class Knowledge:
         return self.drug_by_code.get(code)
 
     def match_drug_text(self, text: str) -> tuple[str, str] | None:
-        """First known drug named in ``text``: (drug key, the name as matched)."""
-        m = self.drug_name_re.search(text)
-        if m is None:
-            return None
-        return self.drug_by_name[m.group(1).lower()], m.group(1)
+        """First known drug named in ``text``: (drug key, the name as matched). Memoised: texts repeat."""
+        return _match_drug_text(self, text)
+
+    def match_condition_text(self, text: str) -> tuple[str, ...]:
+        """Value sets whose text pattern names ``text`` (and whose exclusions do not). Memoised."""
+        return _match_condition_text(self, text)
 
     def drugs_of_family(self, family: str) -> tuple[Drug, ...]:
         return tuple(d for d in self.drugs.values() if d.family == family)
+
+
+@lru_cache(maxsize=32_768)
+def _match_drug_text(kb: Knowledge, text: str) -> tuple[str, str] | None:
+    m = kb.drug_name_re.search(text)
+    if m is None:
+        return None
+    return kb.drug_by_name[m.group(1).lower()], m.group(1)
+
+
+@lru_cache(maxsize=32_768)
+def _match_condition_text(kb: Knowledge, text: str) -> tuple[str, ...]:
+    if not kb.condition_text_any.search(text):
+        return ()
+    return tuple(
+        vs.key
+        for vs in kb.value_sets.values()
+        if vs.text is not None and vs.text.search(text) and (vs.exclude_text is None or not vs.exclude_text.search(text))
+    )
 
 
 def _load(name: str) -> dict[str, Any]:

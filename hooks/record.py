@@ -203,8 +203,9 @@ def identify_drug(kb: Knowledge, concepts: list[Any]) -> tuple[str | None, str]:
             return key, (texts(cc) or [key])[0]
     label = ""
     for cc in concepts:
-        label = label or next(iter(texts(cc)), "")
-        for text in texts(cc):
+        found = texts(cc)
+        label = label or (found[0] if found else "")
+        for text in found:
             hit = kb.match_drug_text(text)
             if hit:
                 return hit[0], text
@@ -298,13 +299,8 @@ def _match_condition(kb: Knowledge, code_cc: Any) -> dict[str, bool]:
             for key, verified in kb.condition_by_snomed.get(code, ()):
                 found[key] = found.get(key, False) or verified
     for text in () if found else texts(code_cc):
-        if not kb.condition_text_any.search(text):
-            continue
-        for vs in kb.value_sets.values():
-            if vs.key in found or vs.text is None or not vs.text.search(text):
-                continue
-            if vs.exclude_text is None or not vs.exclude_text.search(text):
-                found[vs.key] = False
+        for key in kb.match_condition_text(text):
+            found.setdefault(key, False)
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -56,11 +57,19 @@ class Runtime:
             timeout=self.settings.fhir_timeout_s,
         )
         reader = FhirReader(
-            self.http, max_bytes=self.settings.fhir_max_response_bytes, max_pages=self.settings.fhir_max_pages
+            self.http,
+            max_bytes=self.settings.fhir_max_response_bytes,
+            max_pages=self.settings.fhir_max_pages,
+            max_resources=self.settings.fhir_max_resources,
         )
         self.resolver = PrefetchResolver(reader, self.settings.fhir_timeout_s)
         self.authenticator = Authenticator(self.settings, self.store, self.http)
         hooks.warm_up()
+        # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large
+        # prefetch no longer triggers several full collections (bench/gc_tuned.py: -11% CPU on big histories).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         self.ready = True
 
     async def stop(self) -> None:
