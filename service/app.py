@@ -7,7 +7,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, TypeVar
 
 import httpx
 import orjson
@@ -26,13 +26,14 @@ from service.fhir import FhirReader, FhirTarget
 from service.metrics import Metrics
 from service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from service.models import CDSRequest, CDSResponse, FeedbackRequest
-from service.prefetch import PrefetchResolver, PreconditionFailed, required_data_missing
+from service.prefetch import PrefetchResolver, required_data_missing
 from service.preview import router as preview_router
 from service.security import fhir_server_allowed, startup_check
 from service.store import Store, open_store
 
 log = logging.getLogger("axspa.app")
 JSON = "application/json"
+Body = TypeVar("Body", CDSRequest, FeedbackRequest)
 
 
 class Runtime:
@@ -130,6 +131,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             headers={"WWW-Authenticate": "Bearer"})
         return None
 
+    async def accepted(request: Request, service_id: str, model: type[Body]) -> Body | Response:
+        """The authenticated, decoded and validated body for our service, or the response that refuses it."""
+        if denied := await refused(request):
+            return denied
+        if service_id != SERVICE_ID:
+            return errors.outcome(404, "not-found", f"no CDS service with id {service_id!r}")
+        document = errors.json_object(await request.body())
+        if isinstance(document, Response):
+            return document
+        try:
+            return model.model_validate(document)
+        except ValidationError as exc:
+            return errors.bad_request(*errors.describe_validation_error(exc))
+
     @app.get("/cds-services", tags=["CDS Hooks"], summary="Discovery")
     @app.get("/cds-services/", include_in_schema=False)
     async def discovery(request: Request) -> Response:
@@ -166,17 +181,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     async def call_service(service_id: str, request: Request) -> Response:
-        if denied := await refused(request):
-            return denied
-        if service_id != SERVICE_ID:
-            return errors.outcome(404, "not-found", f"no CDS service with id {service_id!r}")
-        document = errors.json_object(await request.body())
-        if isinstance(document, Response):
-            return document
-        try:
-            cds_request = CDSRequest.model_validate(document)
-        except ValidationError as exc:
-            return errors.bad_request(*errors.describe_validation_error(exc))
+        cds_request = await accepted(request, service_id, CDSRequest)
+        if isinstance(cds_request, Response):
+            return cds_request
         if cds_request.hook not in SERVED_HOOKS:
             return errors.bad_request(
                 f"hook {cds_request.hook!r} is not served by {SERVICE_ID} (served: {', '.join(SERVED_HOOKS)})"
@@ -193,17 +200,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     async def feedback(service_id: str, request: Request) -> Response:
-        if denied := await refused(request):
-            return denied
-        if service_id != SERVICE_ID:
-            return errors.outcome(404, "not-found", f"no CDS service with id {service_id!r}")
-        document = errors.json_object(await request.body())
-        if isinstance(document, Response):
-            return document
-        try:
-            parsed = FeedbackRequest.model_validate(document)
-        except ValidationError as exc:
-            return errors.bad_request(*errors.describe_validation_error(exc))
+        parsed = await accepted(request, service_id, FeedbackRequest)
+        if isinstance(parsed, Response):
+            return parsed
         items = [item.model_dump(mode="json", exclude_none=True) for item in parsed.feedback]
         assert runtime.store is not None
         stored = await run_in_threadpool(runtime.store.record_feedback, SERVICE_ID, items)
@@ -226,9 +225,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _evaluate(runtime: Runtime, cds_request: CDSRequest) -> Response:
     context = cds_request.context
-    selections = tuple(context.selections or ())
     metrics = runtime.metrics
-    if not hooks.is_relevant_order(cds_request.hook, context.draftOrders, selections):
+    if not hooks.is_relevant_order(cds_request.hook, context.draftOrders, cds_request.selections):
         metrics.silent.labels(cds_request.hook, "unrelated-order").inc()
         return Response(b'{"cards":[]}', media_type=JSON)
     assert runtime.resolver is not None
@@ -243,25 +241,10 @@ async def _evaluate(runtime: Runtime, cds_request: CDSRequest) -> Response:
         metrics.fhir_failures.labels(key).inc()
     missing = required_data_missing(data.unavailable)
     if missing:
-        failure = PreconditionFailed(missing, list(data.notes))
         return errors.outcome(
-            412,
-            "not-found",
-            f"required data could not be obtained: {', '.join(failure.missing)}",
-            *failure.reasons,
+            412, "not-found", f"required data could not be obtained: {', '.join(missing)}", *data.notes
         )
-    evaluation = hooks.evaluate(
-        hooks.HookInput(
-            hook=cds_request.hook,  # type: ignore[arg-type]
-            hook_instance=cds_request.hookInstance,
-            patient_id=context.patientId,
-            user_id=context.userId,
-            draft_orders=context.draftOrders,
-            selections=selections,
-            data=data,
-            today=date.today(),
-        )
-    )
+    evaluation = hooks.evaluate(cds_request.hook_input(data, date.today()))
     body: dict[str, Any] = {"cards": evaluation.cards}
     response = CDSResponse.model_validate(body)
     if not response.cards:

@@ -8,10 +8,12 @@ leave the service. Serialise responses with ``model_dump(mode="json", exclude_no
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hooks.contract import HookInput, PatientData
 
 _REF = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"  # FHIR R4 id: it goes into FHIR URLs, so nothing else is accepted
@@ -95,6 +97,23 @@ class CDSRequest(_Open):
     context: OrderContext
     prefetch: dict[str, Any] | None = None
     extension: dict[str, Any] | None = None
+
+    @property
+    def selections(self) -> tuple[str, ...]:
+        return tuple(self.context.selections or ())
+
+    def hook_input(self, data: PatientData, today: date) -> HookInput:
+        """What the clinical logic sees of this request: the order context and the patient's data."""
+        return HookInput(
+            hook=self.hook,  # type: ignore[arg-type]  # checked against SERVED_HOOKS before
+            hook_instance=self.hookInstance,
+            patient_id=self.context.patientId,
+            user_id=self.context.userId,
+            draft_orders=self.context.draftOrders,
+            selections=self.selections,
+            data=data,
+            today=today,
+        )
 
     @model_validator(mode="after")
     def _checks(self) -> "CDSRequest":

@@ -197,6 +197,7 @@ class Result:
 def evaluate_request(document: dict[str, Any], today: date | None = None) -> Result:
     """Evaluate a CDS Hooks request offline, the way the endpoint does (minus FHIR calls)."""
     import hooks
+    from service.discovery import SERVED_HOOKS
     from service.models import CDSRequest, CDSResponse
     from service.prefetch import PrefetchResolver, required_data_missing
 
@@ -206,33 +207,21 @@ def evaluate_request(document: dict[str, Any], today: date | None = None) -> Res
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "request"
         raise InputError(f"not a valid CDS Hooks request: {where}: {first.get('msg')}") from None
-    if request.hook not in ("order-select", "order-sign"):
-        raise InputError(f"hook {request.hook!r} is not served (order-select, order-sign)")
+    if request.hook not in SERVED_HOOKS:
+        raise InputError(f"hook {request.hook!r} is not served ({', '.join(SERVED_HOOKS)})")
     context = request.context
     drafts = [e.get("resource") for e in context.draftOrders.get("entry") or [] if isinstance(e, dict)]
     if not any(isinstance(r, dict) and r.get("resourceType") in ("MedicationRequest", "MedicationOrder")
                for r in drafts):
         raise InputError("the request's draftOrders hold no MedicationRequest")
-    selections = tuple(context.selections or ())
     resolver = PrefetchResolver(reader=None, budget_s=1.0)  # type: ignore[arg-type]  # no server: never reads
     resolution = asyncio.run(resolver.resolve(request.prefetch, {"patientId": context.patientId}, None))
     missing = required_data_missing(resolution.data.unavailable)
     if missing:
         raise InputError(f"required data not in the request's prefetch: {', '.join(missing)} "
                          "(offline evaluation never calls a FHIR server)")
-    relevant = hooks.is_relevant_order(request.hook, context.draftOrders, selections)
-    evaluation = hooks.evaluate(
-        hooks.HookInput(
-            hook=request.hook,  # type: ignore[arg-type]
-            hook_instance=request.hookInstance,
-            patient_id=context.patientId,
-            user_id=context.userId,
-            draft_orders=context.draftOrders,
-            selections=selections,
-            data=resolution.data,
-            today=today or date.today(),
-        )
-    )
+    relevant = hooks.is_relevant_order(request.hook, context.draftOrders, request.selections)
+    evaluation = hooks.evaluate(request.hook_input(resolution.data, today or date.today()))
     response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
     return Result(request, evaluation, response, relevant, resolution.data.notes)
 

@@ -40,15 +40,6 @@ _FIELD = {
 }
 
 
-class PreconditionFailed(Exception):
-    """Data the decision needs could not be obtained (-> HTTP 412 with an OperationOutcome)."""
-
-    def __init__(self, missing: list[str], reasons: list[str]) -> None:
-        super().__init__(f"could not obtain {', '.join(missing)}")
-        self.missing = missing
-        self.reasons = reasons
-
-
 def required_data_missing(unavailable: frozenset[str]) -> list[str]:
     """The decision needs conditions and at least one medication source."""
     missing = []
