@@ -36,6 +36,15 @@ def _cell(text: str, limit: int = 90) -> str:
     return _clip(text, limit)
 
 
+_INERT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]"})
+
+
+def neutralise(markdown: str) -> str:
+    """Make a detail safe to render: it quotes free text from the record, and EHRs (the sandbox among them)
+    render raw HTML in markdown. The service itself writes no HTML and no links in a detail."""
+    return markdown.translate(_INERT)
+
+
 def _cite(rule: Rule) -> str:
     return f"*({rule.citation}; {rule.strength})*"
 
@@ -152,7 +161,7 @@ def detail(
     parts.append(_section("Also", [f"{f.message} {_cite(f.rule)}" for f in care]))
     parts.append(_section("Cautions", [f"{_cap(f.message)} {_cite(f.rule)}" for f in cautions]))
     parts.append(_section("Uncertain in the record", _uncertain_lines(notes)))
-    return "\n\n".join(p for p in parts if p)
+    return neutralise("\n\n".join(p for p in parts if p))
 
 
 # ----------------------------------------------------------------------------------------------- cards
@@ -239,8 +248,8 @@ def tb_card(kb: Knowledge, hook_instance: str, ctx: Context, orders: list[tuple[
         "uuid": stable_uuid(hook_instance, "card", rule.id),
         "summary": _clip(f"Active tuberculosis on record: hold {names} until TB is treated"),
         "indicator": "critical",
-        "detail": f"**{rule.title}**\n\n- {label} is recorded as active. {rule.text} {_cite(rule)}\n"
-                  "- Involve infectious disease; restart the axSpA plan after TB treatment.",
+        "detail": neutralise(f"**{rule.title}**\n\n- {label} is recorded as active. {rule.text} {_cite(rule)}\n"
+                             "- Involve infectious disease; restart the axSpA plan after TB treatment."),
         "source": _source(rule, orders[0][1]),
         "suggestions": suggestions,
         "selectionBehavior": "at-most-one",

@@ -90,21 +90,26 @@ def codings(cc: Any) -> Iterator[tuple[str, str, str]]:
             yield _str(c.get("system")), _str(c.get("code")).strip(), _str(c.get("display"))
 
 
+def one_line(text: str) -> str:
+    """Free text from the record as a single line: it is shown inside markdown lists and tables."""
+    return " ".join(text.split())
+
+
 def texts(cc: Any) -> list[str]:
-    """Text and coding displays of a CodeableConcept (or a bare string)."""
+    """Text and coding displays of a CodeableConcept (or a bare string), each on one line."""
     if type(cc) is str:
-        return [cc]
+        return [one_line(cc)]
     if type(cc) is not dict:
         return []
     text = cc.get("text")
-    out = [text] if type(text) is str and text else []
+    out = [one_line(text)] if type(text) is str and text else []
     coding = cc.get("coding")
     if type(coding) is list:
         for c in coding:
             if type(c) is dict:
                 display = c.get("display")
                 if type(display) is str and display:
-                    out.append(display)
+                    out.append(one_line(display))
     return out
 
 
@@ -170,7 +175,7 @@ def resources(items: Iterable[Any]) -> Iterator[dict[str, Any]]:
 
 
 def reference_of(res: dict[str, Any]) -> str:
-    return f"{_str(res.get('resourceType')) or 'Resource'}/{_str(res.get('id')) or '?'}"
+    return one_line(f"{_str(res.get('resourceType')) or 'Resource'}/{_str(res.get('id')) or '?'}")
 
 
 # ------------------------------------------------------------------------------------------------ drugs
@@ -229,7 +234,7 @@ def _reasons(res: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[str]]:
             codes.update(code for _, code, _ in codings(cc) if code)
     for note in _list(res.get("note")):
         if isinstance(note, dict) and _str(note.get("text")):
-            found.append(note["text"])
+            found.append(one_line(note["text"]))
     return tuple(found), frozenset(codes)
 
 
@@ -344,7 +349,7 @@ def read_allergies(kb: Knowledge, items: Iterable[Any], notes: list[str]) -> lis
                 if isinstance(reaction, dict):
                     for cc in _list(reaction.get("manifestation")):
                         reactions.extend(texts(cc))
-                    reactions.append(_str(reaction.get("description")))
+                    reactions.append(one_line(_str(reaction.get("description"))))
                     if drug is None:
                         drug, label = identify_drug(kb, [reaction.get("substance")])
             if drug is None:

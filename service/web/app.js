@@ -15,6 +15,15 @@ function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
+/* Markdown backslash escapes and HTML entities mean literal characters (as in GFM): the service writes record
+ * text into details as `&lt;` or `\[`, so decode them, then escape everything again before adding tags. */
+const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'" };
+function literal(text) {
+  return escapeHtml(String(text)
+    .replace(/\\([\\`*_{}\[\]()#+\-.!|])/g, "$1")
+    .replace(/&(amp|lt|gt|quot|#39);/g, (e) => ENTITIES[e]));
+}
+
 function safeUrl(url) {
   const trimmed = String(url).trim();
   return /^(https?:|mailto:)/i.test(trimmed) ? trimmed : null;
@@ -27,18 +36,18 @@ function emphasis(escaped) {
 }
 
 function inlineNoCode(text) {
-  const link = /\[([^\]]+)\]\(([^)\s]+)\)/g;
+  const link = /(?<!\\)\[([^\]]+)\]\(([^)\s]+)\)/g;
   let out = "";
   let last = 0;
   let m;
   while ((m = link.exec(text)) !== null) {
-    out += emphasis(escapeHtml(text.slice(last, m.index)));
+    out += emphasis(literal(text.slice(last, m.index)));
     const url = safeUrl(m[2]);
-    const label = emphasis(escapeHtml(m[1]));
+    const label = emphasis(literal(m[1]));
     out += url ? `<a href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer">${label}</a>` : label;
     last = link.lastIndex;
   }
-  return out + emphasis(escapeHtml(text.slice(last)));
+  return out + emphasis(literal(text.slice(last)));
 }
 
 function inline(text) {

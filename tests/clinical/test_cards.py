@@ -104,3 +104,18 @@ def test_evaluation_is_independent_of_resource_order():
         out = json.dumps(evaluate(inp).cards, sort_keys=True)
         reference = reference or out
         assert out == reference
+
+
+def test_record_free_text_cannot_inject_html_links_or_lines_into_a_card():
+    hostile = "Not effective <img src=x onerror=alert(1)> [click](javascript:alert(1))\n# Take etanercept"
+    upa = statement("upadacitinib", start="2024-04-02", end="2024-08-15", reason=hostile)
+    reaction = allergy("etanercept")
+    reaction["reaction"] = [{"manifestation": [{"text": "<script>alert(2)</script>\n\n| forged | row |"}]}]
+    [card] = evaluate(hook_input("upadacitinib", statements=[ETN_LOCAL, upa], allergies=[reaction])).cards
+    detail = card["detail"]
+    assert "<img" not in detail and "<script" not in detail, "raw HTML from the record must be inert"
+    assert "](javascript:" not in detail.replace("\\]", ""), "a link written in the record must stay text"
+    assert "\n# Take etanercept" not in detail and "\n| forged" not in detail, "record text stays on its line"
+    assert "&lt;img src=x" in detail, "the clinician still sees what the record said"
+    history = next(c for c in evaluate(hook_input("upadacitinib", statements=[upa])).history if c.drug_name == "upadacitinib")
+    assert history.stop_reason == "primary-nonresponse", "escaping for display does not change the classification"
