@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     logs.configure(settings.log_level)
     try:
-        startup_check(settings)
+        # Checked here for a clean one-line refusal; the app checks again (and warns about dev mode) at start-up.
+        startup_check(settings, announce=False)
     except StartupRefused as exc:
         print(f"axspa-cds: refusing to start: {exc}", file=sys.stderr)
         return 2

@@ -28,11 +28,11 @@ def quiet_outbound_loggers() -> None:
             logger.setLevel(logging.WARNING)
 
 
-def startup_check(settings: Settings) -> None:
+def startup_check(settings: Settings, *, announce: bool = True) -> None:
     """Secure by default: no trusted clients and no explicit development mode -> refuse to start.
 
     Also validates what would otherwise fail later: the JWT algorithms, the trusted-clients file (every
-    problem named), the FHIR allowlist entries.
+    problem named), the FHIR allowlist entries. ``announce`` logs the warnings about relaxed settings.
     """
     from service.trust import accepted_algorithms, check_algorithms, load_trusted_clients
 
@@ -40,7 +40,7 @@ def startup_check(settings: Settings) -> None:
     check_algorithms(settings.jwt_algorithms)
     if settings.fhir_allow_http_hosts and not settings.fhir_allowlist:
         raise StartupRefused("CDS_FHIR_ALLOW_HTTP_HOSTS is only accepted together with CDS_FHIR_ALLOWLIST")
-    for host in settings.fhir_allow_http_hosts:
+    for host in settings.fhir_allow_http_hosts if announce else ():
         log.warning("CDS_FHIR_ALLOW_HTTP_HOSTS: FHIR server %s may be called over plain http (private network only)",
                     host)
     for entry in settings.fhir_allowlist:
@@ -57,10 +57,11 @@ def startup_check(settings: Settings) -> None:
             raise StartupRefused(f"CDS_TRUSTED_CLIENTS names {settings.trusted_clients}, which is not a file")
         load_trusted_clients(settings.trusted_clients, accepted_algorithms(settings.jwt_algorithms))
     if settings.allow_unauthenticated:
-        log.warning(
-            "CDS_ALLOW_UNAUTHENTICATED=true: development mode, calls are accepted WITHOUT a CDS Hooks JWT. "
-            "Never run like this with real patient data."
-        )
+        if announce:
+            log.warning(
+                "CDS_ALLOW_UNAUTHENTICATED=true: development mode, calls are accepted WITHOUT a CDS Hooks JWT. "
+                "Never run like this with real patient data."
+            )
         return
     if settings.trusted_clients is None:
         raise StartupRefused(
