@@ -180,17 +180,22 @@ def conflict_card(
     order: DraftOrder,
     drug: Drug,
     found: list[Finding],
-    rec: Recommendation,
+    rec: Recommendation | None,
     ctx: Context,
     cautions: list[Finding],
     care: list[Finding],
     notes: tuple[str, ...] | list[str],
     tb_hold: bool,
 ) -> dict[str, Any]:
-    """Warning card: the order conflicts with a rule; suggests replacing it with the ranked options."""
+    """Warning card: the order conflicts with a rule; suggests replacing it with the ranked options.
+
+    ``rec`` None: advise against the order without proposing a switch (e.g. a steroid while on a biologic).
+    """
     main = found[0]
     head = f"{_cap(drug.name)}: {main.short}."
-    if rec.options:
+    if rec is None:
+        summary = f"{head} Reassess the current biologic instead; see details"
+    elif rec.options:
         first = rec.options[0]
         summary = f"{head} Consider {first.name} ({first.drug_class.short})"
     else:
@@ -204,7 +209,7 @@ def conflict_card(
         "source": _source(main.rule, drug),
         "overrideReasons": _override_reasons(kb),
     }
-    options = [] if tb_hold else rec.options
+    options = [] if tb_hold or rec is None else rec.options
     if options:
         card["suggestions"] = _suggestions(hook_instance, main.rule.id, options, order, True, ctx, patient_id)
         card["selectionBehavior"] = "at-most-one"

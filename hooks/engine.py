@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from itertools import chain
 from typing import Any
 
@@ -14,7 +13,7 @@ from hooks.knowledge import Drug, Knowledge, knowledge
 from hooks.record import (
     ConditionFinding, DraftOrder, patient_age, read_allergies, read_conditions, read_draft_orders, read_medications,
 )
-from hooks.rules import GROUP_OF_FAMILY, Context, care, cautions, choose_options, conflicts
+from hooks.rules import GROUP_OF_FAMILY, Context, Recommendation, care, cautions, choose_options, conflicts
 
 log = logging.getLogger("axspa.hooks")
 
@@ -139,17 +138,20 @@ def evaluate(inp: HookInput) -> Evaluation:
         cards.append(tb_card(kb, inp.hook_instance, ctx, advanced))
     rec = choose_options(kb, ctx)
     standing = care(kb, ctx)
+    held = {order.ref for order, _ in advanced} if tb_hold else set()
     for order, drug in targets:
         found = conflicts(kb, ctx, drug)
         if found:
-            options = rec.options
+            rec_here: Recommendation | None = rec
             if drug.family == "glucocorticoid" and any(
                 c.status == "active" and c.family in GROUP_OF_FAMILY for c in ctx.courses
             ):
-                options = []  # already on a b/tsDMARD: advise against the steroid, do not push a switch
-            rec_here = replace(rec, options=options)
+                rec_here = None  # already on a b/tsDMARD: advise against the steroid, do not push a switch
+            options = rec_here.options if rec_here else []
             cards.append(conflict_card(kb, inp.hook_instance, inp.patient_id, order, drug, found, rec_here, ctx,
                                        cautions(kb, ctx, drug, options), standing, notes, tb_hold))
+        elif order.ref in held:
+            continue  # the critical TB card already speaks for this order: no "no conflict" card beside it
         elif not any(c.drug == drug.key and c.status == "active" for c in ctx.courses):
             cards.append(info_card(kb, inp.hook_instance, order, drug, rec, ctx, cautions(kb, ctx, drug, []), standing, notes))
     return Evaluation(cards=cards, history=history, diagnosis=diagnosis, notes=tuple(notes))

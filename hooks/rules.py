@@ -204,7 +204,7 @@ def uveitis_tnf_mab(kb: Knowledge, ctx: Context, drug: Drug) -> Finding | None:
     rule = kb.rule("uveitis_tnf_mab")
     message = f"{ctx.condition_label('uveitis')} is on record. {rule.text}"
     if drug.key == "etanercept":
-        return Finding(rule, message, "etanercept with uveitis")
+        return Finding(rule, message, "less effective with uveitis (ACR #39)")
     if not _open_options(kb, ctx, "tnfi", ("tnf_mab",)):
         return None
     return Finding(rule, message, "with uveitis a TNF mAb is preferred (ACR #39)", "advice")

@@ -318,3 +318,17 @@ def test_is_relevant_order_handles_dstu2_and_references():
 def test_is_relevant_order_never_raises_on_garbage():
     for b in (None, {}, {"entry": "x"}, {"entry": [None, {"resource": 5}]}, []):
         assert is_relevant_order("order-select", b, ("MedicationRequest/x",)) is False
+
+
+def test_active_tb_gives_one_critical_card_and_no_contradicting_info_card():
+    cards = evaluate(hook_input("adalimumab", conditions=[AS, ACTIVE_TB])).cards
+    assert [c["indicator"] for c in cards] == ["critical"]
+    assert "no conflict" not in " ".join(c["summary"] for c in cards).lower()
+
+
+def test_steroid_while_on_a_biologic_warns_without_claiming_no_alternative_exists():
+    on_ada = statement("adalimumab", start="2023-01-09", status="active", reason=None)
+    [card] = evaluate(hook_input("prednisone", statements=[on_ada])).cards
+    assert card["indicator"] == "warning"
+    assert "no safe alternative" not in card["summary"].lower()
+    assert "reassess" in card["summary"].lower() and "suggestions" not in card
