@@ -28,7 +28,7 @@ import json
 import threading
 from urllib.parse import parse_qsl, urlencode
 
-from .net import BackgroundASGIServer, RecordedRequest, read_body, send_response
+from .net import BackgroundASGIServer, RecordedRequest, ServedApp, read_body, send_response
 
 MODES = ("ok", "empty", "hang", "slow", "500", "401", "operation-outcome", "garbage", "wrong-json",
          "wrong-resource", "huge", "paginated")
@@ -87,7 +87,7 @@ def huge_bundle_bytes(n: int) -> bytes:
         return _huge_cache[n]
 
 
-class FaultyFhir:
+class FaultyFhir(ServedApp):
     def __init__(self, mode: str = "empty", *, per_type: dict[str, str] | None = None,
                  data: dict[str, list[dict]] | None = None, hang_seconds: float = 300.0,
                  slow_seconds: float = 1.0, huge_count: int = 20_000, pages: int = 5, page_size: int = 2):
@@ -223,19 +223,6 @@ class FaultyFhir:
                           "url": f"{self.base_url}/{rtype}?{urlencode(base + [('_page', page + 1)])}"})
         return searchset(resources, links, total=self.pages * self.page_size)
 
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "FaultyFhir":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> "FaultyFhir":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _split(path: str) -> tuple[str, str | None]:

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import yaml
 
-from .net import BackgroundASGIServer, RecordedRequest, free_port, read_body, send_response
+from .net import BackgroundASGIServer, RecordedRequest, ServedApp, free_port, read_body, send_response
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEKMET_VENV = Path(os.environ.get("SEKMET_VENV", REPO_ROOT / ".venv-sekmet"))
@@ -292,7 +292,7 @@ _HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-e
                "upgrade", "proxy-authorization", "proxy-authenticate", "accept-encoding"}
 
 
-class RecordingProxy:
+class RecordingProxy(ServedApp):
     """Reverse proxy in front of `upstream_base` (a FHIR base URL such as sekmet's .../fhir) that records every
     request (method, path, query, Authorization header). Upstream absolute URLs in response bodies (e.g. paging
     `next` links) are rewritten to point at the proxy, so a client following links keeps going through it.
@@ -346,15 +346,3 @@ class RecordingProxy:
         await send_response(send, r.status_code, content, r.headers.get("content-type", "application/fhir+json"),
                             out_headers)
 
-    def start(self) -> "RecordingProxy":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> "RecordingProxy":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -70,6 +70,25 @@ class BackgroundASGIServer:
         self.stop()
 
 
+class ServedApp:
+    """Lifecycle shared by the fake servers: an ASGI ``_app`` method served by a BackgroundASGIServer."""
+
+    _server: BackgroundASGIServer
+
+    def start(self):
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 class RecordedRequest:
     """One request received by a test server (fake FHIR server or recording proxy)."""
 
