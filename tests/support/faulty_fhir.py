@@ -28,7 +28,7 @@ import json
 import threading
 from urllib.parse import parse_qsl, urlencode
 
-from .net import BackgroundASGIServer, RecordedRequest, ServedApp, read_body, send_response
+from .net import BackgroundASGIServer, RecordedRequest, ServedApp, send_response
 
 MODES = ("ok", "empty", "hang", "slow", "500", "401", "operation-outcome", "garbage", "wrong-json",
          "wrong-resource", "huge", "paginated")
@@ -138,18 +138,11 @@ class FaultyFhir(ServedApp):
         with self._lock:
             return [r for r in self.requests if _split(r.path)[0] == resource_type]
 
-    def clear(self) -> None:
-        with self._lock:
-            self.requests.clear()
-
     # ------------------------------------------------------------------ ASGI
     async def _app(self, scope, receive, send):
         if scope["type"] != "http":
             return
-        body = await read_body(receive)
-        rec = RecordedRequest.from_scope(scope, body)
-        with self._lock:
-            self.requests.append(rec)
+        rec = await self._record(scope, receive)
         rtype, rid = _split(scope["path"])
         mode = self.mode_for(rtype)
         if mode == "hang":

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import yaml
 
-from .net import BackgroundASGIServer, RecordedRequest, ServedApp, free_port, read_body, send_response
+from .net import BackgroundASGIServer, RecordedRequest, ServedApp, free_port, send_response
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEKMET_VENV = Path(os.environ.get("SEKMET_VENV", REPO_ROOT / ".venv-sekmet"))
@@ -317,10 +317,6 @@ class RecordingProxy(ServedApp):
         """The proxy's FHIR base (same path as upstream), e.g. http://127.0.0.1:40000/fhir."""
         return f"{self._server.url}{self._upstream_path}"
 
-    def clear(self) -> None:
-        with self._lock:
-            self.requests.clear()
-
     def authorizations(self) -> list[str | None]:
         with self._lock:
             return [r.authorization for r in self.requests]
@@ -328,10 +324,8 @@ class RecordingProxy(ServedApp):
     async def _app(self, scope, receive, send):
         if scope["type"] != "http":
             return
-        body = await read_body(receive)
-        rec = RecordedRequest.from_scope(scope, body)
-        with self._lock:
-            self.requests.append(rec)
+        rec = await self._record(scope, receive)
+        body = rec.body
         headers = {k: v for k, v in rec.headers.items() if k not in _HOP_BY_HOP}
         url = self._upstream_root + scope["path"] + (f"?{rec.query}" if rec.query else "")
         try:

@@ -71,9 +71,22 @@ class BackgroundASGIServer:
 
 
 class ServedApp:
-    """Lifecycle shared by the fake servers: an ASGI ``_app`` method served by a BackgroundASGIServer."""
+    """What the fake servers share: an ASGI ``_app`` served by a BackgroundASGIServer, and a record of every
+    request it received (``requests``, guarded by ``_lock``; both set up by the subclass)."""
 
     _server: BackgroundASGIServer
+    _lock: threading.Lock
+    requests: list["RecordedRequest"]
+
+    async def _record(self, scope, receive) -> "RecordedRequest":
+        rec = RecordedRequest.from_scope(scope, await read_body(receive))
+        with self._lock:
+            self.requests.append(rec)
+        return rec
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
 
     def start(self):
         self._server.start()
