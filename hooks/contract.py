@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Literal
 
 # Names of the data sets the hook reads; the service's prefetch keys use the same names.
-DATA_KEYS = ("patient", "medicationStatements", "medicationRequests", "conditions", "allergies")
+DATA_KEYS = ("patient", "medicationStatements", "medicationRequests", "conditions", "allergies", "observations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class PatientData:
     medication_requests: tuple[dict[str, Any], ...] = ()
     conditions: tuple[dict[str, Any], ...] = ()
     allergies: tuple[dict[str, Any], ...] = ()
+    observations: tuple[dict[str, Any], ...] = ()  # smoking and pregnancy status, TB and hepatitis B tests, CRP
     unavailable: frozenset[str] = frozenset()
     notes: tuple[str, ...] = ()
 

@@ -21,18 +21,31 @@ from datetime import date
 from hooks.knowledge import Knowledge, StopReasonMatcher
 from hooks.record import AllergyRecord, MedRecord
 
-PRIMARY = "primary-nonresponse"
-SECONDARY = "secondary-nonresponse"
-AE_LOCAL = "adverse-event-local"
-AE_CLASS = "adverse-event-class"
-AE = "adverse-event"
-ALLERGY = "allergy"
-INADEQUATE = "inadequate-trial"
-OTHER = "other"
-UNKNOWN = "unknown"
+# Stop-reason categories: why a course ended. The classifier's phrases, codes and precedence are data
+# (knowledge/stop_reasons.toml); these names are the interface the rules and cards read.
+PRIMARY = "primary-nonresponse"  # no meaningful improvement after an adequate trial (efficacy failure)
+SECONDARY = "secondary-nonresponse"  # response lost after an initial response (efficacy failure)
+AE_LOCAL = "adverse-event-local"  # injection-site or infusion reaction
+AE = "adverse-event"  # systemic adverse event or intolerance (not class-specific)
+AE_CLASS = "adverse-event-class"  # TNF-class adverse event: demyelination, lupus-like syndrome, heart failure
+ALLERGY = "allergy"  # hypersensitivity, anaphylaxis
+INFECTION = "infection"  # serious infection, sepsis or TB while on the drug (an adverse event, not a failure)
+PREGNANCY = "pregnancy"  # pregnancy or planned pregnancy
+REMISSION = "remission"  # remission, planned taper or drug holiday in stable disease
+ACCESS = "cost-access"  # cost, insurance, formulary, prior authorisation, supply
+ADHERENCE = "adherence-choice"  # non-adherence, patient choice or preference
+TEMPORARY = "temporary-hold"  # surgery, procedure, intercurrent illness, other planned interruption
+CONVENIENCE = "convenience-switch"  # switched for route, device or dosing convenience, not for failure
+INADEQUATE = "inadequate-trial"  # stopped before an adequate trial with no reason (or "ineffective" too early)
+UNKNOWN = "unknown"  # no reason recorded, or none the classifier recognises
+OTHER = "other"  # legacy catch-all of the old classifier (cost, preference, remission...): replaced by the above
 
-NONRESPONSE = frozenset({PRIMARY, SECONDARY})
-ADVERSE = frozenset({AE_LOCAL, AE_CLASS, AE, ALLERGY})
+NONRESPONSE = frozenset({PRIMARY, SECONDARY})  # efficacy failures
+ADVERSE = frozenset({AE_LOCAL, AE_CLASS, AE, ALLERGY})  # intolerance: blocks the molecule
+#: "Inadequate response or intolerance" in the JAK inhibitor labels' sense (a serious infection counts as intolerance).
+LABEL_FAILURE = NONRESPONSE | ADVERSE | {INFECTION}
+#: Stops that are no failure at all: never "failed", never TNF-blocker failure for the JAK labels.
+NOT_FAILURE = frozenset({PREGNANCY, REMISSION, ACCESS, ADHERENCE, TEMPORARY, CONVENIENCE, INADEQUATE, OTHER})
 _BY_MATCHER = {
     "secondary_nonresponse": SECONDARY,
     "adverse_event_class": AE_CLASS,
@@ -50,9 +63,16 @@ OUTCOME_LABELS = {
     AE_CLASS: "adverse event, TNF-class type",
     AE: "adverse event / intolerance (not non-response)",
     ALLERGY: "allergy / hypersensitivity",
+    INFECTION: "serious infection on treatment (not non-response)",
+    PREGNANCY: "stopped for pregnancy (not failure)",
+    REMISSION: "stopped in remission / planned taper (not failure)",
+    ACCESS: "stopped for cost or access (not failure)",
+    ADHERENCE: "non-adherence or patient choice (not failure)",
+    TEMPORARY: "temporary hold, e.g. surgery (not failure)",
+    CONVENIENCE: "switched for convenience (not failure)",
     INADEQUATE: "inadequate trial (< 12 weeks): not a failure",
-    OTHER: "stopped for another reason (not failure)",
     UNKNOWN: "stopped, reason not recorded",
+    OTHER: "stopped for another reason (not failure)",
 }
 _ACTIVE = frozenset({"active", "intended", "on-hold"})
 _ENDED = frozenset({"completed", "stopped", "cancelled"})
@@ -88,7 +108,18 @@ class Course:
 
     @property
     def not_tolerated(self) -> bool:
+        """Stopped for an adverse event or allergy: the molecule (and its biosimilars) is blocked."""
         return self.stop_reason in ADVERSE
+
+    @property
+    def counts_for_jak_label(self) -> bool:
+        """A TNF blocker course that documents "inadequate response or intolerance" (JAK inhibitor labels)."""
+        return self.status != "active" and self.stop_reason in LABEL_FAILURE
+
+    @property
+    def not_a_failure(self) -> bool:
+        """Stopped for a reason that is no failure (pregnancy, remission, cost, adherence, hold, convenience)."""
+        return self.stop_reason in NOT_FAILURE
 
 
 def _match(matchers: tuple[StopReasonMatcher, ...], texts: tuple[str, ...], codes: frozenset[str]) -> tuple[str, str] | None:
