@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import SERVICE_ID, Settings
-from service.models import CDSResponse
+from service.cds import CDSResponse
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "examples" / "seed-patient.order-select.json"

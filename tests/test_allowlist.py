@@ -17,8 +17,9 @@ import pytest
 
 from cds import HOOK_URL, client, seed_request, without_prefetch
 from service.config import Settings
-from service.fhir import Deadline, FhirError, FhirReader, FhirTarget
-from service.security import StartupRefused, fhir_server_allowed, startup_check
+from service.config import StartupRefused
+from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_server_allowed
+from service.startup import startup_check
 from support import BackgroundASGIServer, free_port
 from support.faulty_fhir import make_resource, searchset
 

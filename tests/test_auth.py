@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 
 from cds import FEEDBACK_URL, HOOK_URL
 from service.config import SERVICE_ID, Settings
-from service.security import StartupRefused, startup_check
-from service.trust import load_trusted_clients
+from service.auth import load_trusted_clients
+from service.config import StartupRefused
+from service.startup import startup_check
 from support import BackgroundASGIServer
 from support.jwt_keys import TestKey, client_entry, hs_token, jwks, trusted_clients_file, unsigned_token
 
@@ -495,7 +496,7 @@ def test_hmac_is_refused_even_if_an_authenticator_is_built_with_it(tmp_path, cap
     import httpx
 
     from service.auth import Authenticator, Unauthorized
-    from service.store import SqliteStore
+    from service.storage import SqliteStore
 
     settings = make_settings(tmp_path, [client_entry(ISS, keys=[EC])], jwt_algorithms=["ES384", "HS384", "none"])
     store = SqliteStore(":memory:")

@@ -14,8 +14,7 @@ from fastapi.testclient import TestClient
 from cds import HOOK_URL, seed_request, without_prefetch
 from service.app import create_app
 from service.config import Settings
-from service.logs import JsonFormatter, pseudonym
-from service.security import QUIET_LOGGERS
+from service.ops import QUIET_LOGGERS, JsonFormatter, pseudonym
 from support.faulty_fhir import make_resource
 from support.jwt_keys import TestKey, client_entry, trusted_clients_file
 

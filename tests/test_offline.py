@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cds import HOOK_URL, client
-from service.models import CDSResponse
+from service.cds import CDSResponse
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fhir_fixtures"
@@ -139,17 +139,18 @@ def test_order_option_replaces_the_draft(api, tmp_path):
 
 def test_every_fixture_request_evaluates_offline_like_the_endpoint(api):
     """In-process over every fixture: the offline path and the HTTP path agree card for card."""
-    from service.offline import evaluate_request, render_json, render_text
+    from service.dev.offline import evaluate_request
+    from service.dev.render import render_json, render_text
 
     paths = sorted(FIXTURES.glob("*/*.request.json"))
     assert len(paths) >= 20
     for path in paths:
         request = json.loads(path.read_text())
-        result = evaluate_request(request)
+        parsed, result = evaluate_request(request)
         served = api.post(HOOK_URL, json=request)
         assert served.status_code == 200, f"{path.name}: {served.text[:300]}"
         assert json.loads(render_json(result)) == served.json(), path.name
-        assert "Therapy history" in render_text(result)
+        assert "Therapy history" in render_text(parsed, result)
 
 
 @pytest.mark.parametrize(

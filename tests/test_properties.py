@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import hooks
 from cds import seed_request
-from service.models import CDSResponse
+from service.cds import CDSResponse
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"

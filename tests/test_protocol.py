@@ -330,7 +330,7 @@ def test_oversized_chunked_body_is_413(tmp_path):
 
 
 def test_service_refuses_to_start_without_trusted_clients_or_dev_mode(tmp_path):
-    from service.security import StartupRefused
+    from service.config import StartupRefused
 
     with pytest.raises(StartupRefused, match="CDS_TRUSTED_CLIENTS"):
         with client(tmp_path, allow_unauthenticated=False):

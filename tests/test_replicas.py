@@ -17,8 +17,7 @@ import psycopg
 import pytest
 
 from service.config import SERVICE_ID
-from service.store import open_store
-from service.store_postgres import PostgresStore
+from service.storage import PostgresStore, open_store
 from support import free_port
 from support.jwt_keys import TestKey, client_entry, trusted_clients_file
 

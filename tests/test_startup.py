@@ -1,4 +1,5 @@
-"""The service starts as documented: ``python -m service --host --port`` and ``uvicorn service.app:app``."""
+"""The service starts as documented: ``python -m service --host --port`` and
+``uvicorn service.app:create_app --factory``."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_service_starts_serves_discovery_and_warns_about_dev_mode(tmp_path, laun
     argv = (
         [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
         if launcher == "python-m-service"
-        else [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1", "--port", str(port)]
+        else [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port)]
     )
     process = _serve(argv, tmp_path)
     try:

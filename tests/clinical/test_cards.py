@@ -10,7 +10,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from hooks.engine import evaluate
 from hooks.knowledge import knowledge
-from service.models import Card
+from service.cds import Card
 
 from axspa_builders import (
     ACTIVE_TB, AS, HEART_FAILURE, IBD, NR_AXSPA, PSORIASIS, UVEITIS, allergy, hook_input, statement,

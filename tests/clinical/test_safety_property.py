@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hooks.engine import evaluate
-from service.models import Card
+from service.cds import Card
 
 from axspa_builders import (
     ACTIVE_TB, AS, HBV, HEART_FAILURE, IBD, LATENT_TB, MS, NR_AXSPA, PREGNANCY, PSORIASIS, UVEITIS, allergy,
