@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import SERVICE_ID, Settings
+from service.fhir import PREFETCH_KEYS
 from service.cds import CDSResponse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,8 +35,18 @@ def client(tmp_path: Path, **overrides: Any) -> TestClient:
 
 
 def seed_request() -> dict[str, Any]:
+    """The seed request as an EHR sends it after discovery: every template satisfied (no observations on record)."""
     local = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"
-    return json.loads((local if local.exists() else SEED).read_text())
+    return with_every_key(json.loads((local if local.exists() else SEED).read_text()))
+
+
+def with_every_key(request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` with an empty searchset for each prefetch key it lacks (as an EHR that read discovery sends)."""
+    prefetch = request.setdefault("prefetch", {})
+    for key in PREFETCH_KEYS:
+        if key.is_search:
+            prefetch.setdefault(key.key, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+    return request
 
 
 def without_prefetch(request: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -56,8 +56,10 @@ def load_seed_request() -> dict:
 
 @pytest.fixture
 def seed_request() -> dict:
-    """The seed CDS Hooks order-select request (a fresh deep copy per test: mutate freely)."""
-    return copy.deepcopy(load_seed_request())
+    """The seed CDS Hooks order-select request, every prefetch template satisfied (a fresh copy: mutate freely)."""
+    from cds import with_every_key
+
+    return with_every_key(copy.deepcopy(load_seed_request()))
 
 
 # ---------------------------------------------------------------------------- sekmet (real FHIR server)

@@ -176,7 +176,7 @@ def test_prefetch_partly_given_and_the_rest_hangs(api, faulty_fhir):
     (empty), so the answer is 200 noting the missing statements, or 412; within budget."""
     fhir = faulty_fhir("hang")
     response, elapsed = call(api, fhir.base_url,
-                             keep_prefetch=("patient", "medicationRequests", "conditions", "allergies"))
+                             keep_prefetch=("patient", "medicationRequests", "conditions", "allergies", "observations"))
     assert [r.path for r in fhir.requests] == ["/fhir/MedicationStatement"]
     assert_in_budget(response, elapsed)
     assert_notes_unavailable(response, "medicationStatements")

@@ -30,8 +30,9 @@ def test_discovery_lists_one_id_for_order_select_and_order_sign(api):
     for service in services:
         assert service["title"] and service["description"] and service["usageRequirements"]
         assert set(service["prefetch"]) == {
-            "patient", "medicationStatements", "medicationRequests", "conditions", "allergies"
+            "patient", "medicationStatements", "medicationRequests", "conditions", "allergies", "observations"
         }
+        assert service["prefetch"]["observations"].startswith("Observation?patient={{context.patientId}}&code=")
 
 
 def test_discovery_prefetch_uses_only_cds_hooks_2_0_tokens(api):

@@ -53,6 +53,9 @@ PREFETCH_KEYS: tuple[PrefetchKey, ...] = (
                 CONDITIONS),
     PrefetchKey("allergies", "AllergyIntolerance?patient={{context.patientId}}", "AllergyIntolerance", "allergies",
                 "AllergyIntolerances"),
+    PrefetchKey("observations", f"Observation?patient={{{{context.patientId}}}}&code={_OBSERVATION_CODES}&_sort=-date",
+                "Observation", "observations",
+                "Observations (smoking and pregnancy status, TB and hepatitis B tests, CRP)"),
 )
 BY_KEY = {key.key: key for key in PREFETCH_KEYS}
 #: The search key that yields each resource type (a Bundle's resources are sorted into the hook's data sets by it).
