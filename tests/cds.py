@@ -10,9 +10,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.cds import CDSResponse
 from service.config import SERVICE_ID, Settings
 from service.fhir import PREFETCH_KEYS
-from service.cds import CDSResponse
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "examples" / "seed-patient.order-select.json"

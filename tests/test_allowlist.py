@@ -14,14 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from cds import HOOK_URL, client, seed_request, without_prefetch
-from service.config import Settings
-from service.config import StartupRefused
-from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_server_allowed
-from service.startup import startup_check
 from support import BackgroundASGIServer, free_port
 from support.faulty_fhir import make_resource, searchset
+
+from service.config import Settings, StartupRefused
+from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_server_allowed
+from service.startup import startup_check
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "ehr-access-token-do-not-leak-7f3a"
@@ -303,6 +302,8 @@ def live_service(tmp_path):
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(5)
+    proc.stderr.close()
 
 
 def test_declared_oversized_body_gets_413_before_the_body_is_sent(live_service):

@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from cds import FEEDBACK_URL, HOOK_URL
-from service.config import SERVICE_ID, Settings
-from service.auth import load_trusted_clients
-from service.config import StartupRefused
-from service.startup import startup_check
+from fastapi.testclient import TestClient
 from support import BackgroundASGIServer
 from support.jwt_keys import TestKey, client_entry, hs_token, jwks, trusted_clients_file, unsigned_token
+
+from service.auth import load_trusted_clients
+from service.config import SERVICE_ID, Settings, StartupRefused
+from service.startup import startup_check
 
 PUBLIC = "https://cds.example.org"  # deliberately not the TestClient's http://testserver: aud uses the public URL
 DISCOVERY_AUD = f"{PUBLIC}/cds-services"
@@ -54,7 +53,7 @@ class JwksHost:
         self._lock = threading.Lock()
         self.server = BackgroundASGIServer(self.app)
 
-    async def app(self, scope, receive, send):  # noqa: ANN001
+    async def app(self, scope, receive, send):
         if scope["type"] != "http":
             return
         with self._lock:
@@ -72,7 +71,7 @@ class JwksHost:
     def url(self) -> str:
         return f"{self.server.url}/jwks.json"
 
-    def __enter__(self) -> "JwksHost":
+    def __enter__(self) -> JwksHost:
         self.server.start()
         return self
 

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-
 from support.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import pytest
-
 from cds import HOOK_URL, assert_cds_clean, client, seed_request, without_prefetch
 from support import prefetch_to_resources
 

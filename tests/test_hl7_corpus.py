@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-
 from cds import HOOK_URL, REPO, assert_cds_clean, seed_request, settings
+
 from service.app import create_app
 from service.fhir import PREFETCH_KEYS
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cds import FEEDBACK_URL, HOOK_URL, client, seed_request, without_prefetch
 from prometheus_client.parser import text_string_to_metric_families
 
-from cds import FEEDBACK_URL, HOOK_URL, client, seed_request, without_prefetch
 from service.app import create_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures"

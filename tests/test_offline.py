@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from cds import HOOK_URL, client
+
 from service.cds import CDSResponse
 
 REPO = Path(__file__).resolve().parent.parent

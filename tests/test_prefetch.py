@@ -10,8 +10,8 @@ import time
 from urllib.parse import parse_qsl
 
 import pytest
-
 from cds import HOOK_URL, assert_cds_clean, client, without_prefetch
+
 from service.fhir import PREFETCH_KEYS
 
 TOKEN = "opaque-ehr-access-token-7f3a"

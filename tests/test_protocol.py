@@ -7,8 +7,8 @@ import json
 import re
 
 import pytest
-
 from cds import FEEDBACK_URL, HOOK_URL, assert_cds_clean, client, seed_request, without_prefetch
+
 from service.config import SERVICE_ID
 
 

@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from service.cds import CDSRequest, CdsError, DataMissing, Evaluated, pipeline
+from service.cds import CdsError, CDSRequest, DataMissing, Evaluated, pipeline
 from service.dev.bundles import is_request, read_json, request_from_bundle, request_with_order
 from service.dev.errors import InputError
 from service.dev.render import render_json, render_text
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # the engine failed: say so on one line, exit 1
+    except Exception as exc:  # noqa: BLE001 - the engine failed: say so on one line, exit 1
         print(f"{PROG}: evaluation failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(render_json(result) if args.json else render_text(request, result))

@@ -43,7 +43,7 @@ def suggested_drug(suggestion: dict[str, Any]) -> str | None:
             concept = resource.get("medicationCodeableConcept") or {}
             text = concept.get("text") or next((c.get("display") for c in concept.get("coding") or []), None)
             if text:
-                return text
+                return str(text)
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.ops.metrics import Metrics
