@@ -1,4 +1,4 @@
-"""Test helpers shared by the protocol suites: app construction and the CDS Hooks 2.0 response checks."""
+"""Test helpers shared by the suites: app construction, the seed request and the CDS Hooks 2.0 response checks."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from service.config import SERVICE_ID, Settings
 from service.fhir import PREFETCH_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
+# the fixture authors' copy of the shared seed request, else ../shared/examples beside the repo (where CI puts it)
+LOCAL_SEED = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"
 SEED = REPO.parent / "shared" / "examples" / "seed-patient.order-select.json"
 HOOK_URL = f"/cds-services/{SERVICE_ID}"
 FEEDBACK_URL = f"{HOOK_URL}/feedback"
@@ -36,8 +38,7 @@ def client(tmp_path: Path, **overrides: Any) -> TestClient:
 
 def seed_request() -> dict[str, Any]:
     """The seed request as an EHR sends it after discovery: every template satisfied (no observations on record)."""
-    local = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"
-    return with_every_key(json.loads((local if local.exists() else SEED).read_text()))
+    return with_every_key(json.loads((LOCAL_SEED if LOCAL_SEED.exists() else SEED).read_text()))
 
 
 def with_every_key(request: dict[str, Any]) -> dict[str, Any]:

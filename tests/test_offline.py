@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from cds import HOOK_URL, client
+from cds import HOOK_URL
 
 from service.cds import CDSResponse
 
@@ -64,12 +64,6 @@ def write(tmp_path: Path, name: str, document) -> Path:
     path = tmp_path / name
     path.write_text(document if isinstance(document, str) else json.dumps(document))
     return path
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with client(tmp_path_factory.mktemp("offline")) as test_client:
-        yield test_client
 
 
 def test_request_file_json_equals_the_endpoint_response(api):

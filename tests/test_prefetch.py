@@ -41,12 +41,6 @@ def _keys_requested(recorded):
 
 
 @pytest.fixture()
-def api(tmp_path):
-    with client(tmp_path, fhir_timeout_s=2.0) as c:
-        yield c
-
-
-@pytest.fixture()
 def proxy(seeded_fhir_server, recording_proxy):
     return recording_proxy(seeded_fhir_server.base_url)
 
@@ -134,16 +128,6 @@ def test_fhir_server_trouble_is_412_never_5xx(tmp_path, faulty_fhir, seed_reques
     body = response.json()
     assert body["resourceType"] == "OperationOutcome"
     assert TOKEN not in response.text
-
-
-def test_hanging_fhir_server_answers_412_within_the_budget(tmp_path, faulty_fhir, seed_request):
-    fake = faulty_fhir("hang")
-    with client(tmp_path, fhir_timeout_s=0.5) as api:
-        started = time.perf_counter()
-        response = api.post(HOOK_URL, json=_with_server(without_prefetch(seed_request), fake.base_url))
-        elapsed = time.perf_counter() - started
-    assert response.status_code == 412
-    assert elapsed < 0.5 + 0.1, f"took {elapsed:.3f}s for a 0.5s budget"
 
 
 def test_optional_data_hanging_still_gives_cards_and_says_so(tmp_path, faulty_fhir, seed_request):
