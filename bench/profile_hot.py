@@ -1,9 +1,11 @@
 """In-process profile of the hot path: the whole app through httpx.ASGITransport, and hooks.evaluate alone.
 
     .venv/bin/python bench/profile_hot.py [N_STATEMENTS] [--html out.html]
+    .venv/bin/python bench/profile_hot.py --seed      # profile 1,000 seed requests instead
 
 Prints per-stage timings (best of 5) for the seed and an N-statement history (default 1,000), then a pyinstrument
-profile of 50 whole-app requests on the history.
+profile of 50 whole-app requests on the history (or of 1,000 seed requests with --seed). In-process, through
+httpx.ASGITransport: no uvicorn, no socket, development mode (no JWT); bench/bench.py measures the real thing.
 """
 
 from __future__ import annotations
@@ -79,10 +81,11 @@ async def main() -> None:
                       f"{min(whole):.2f} ms best, {sorted(whole)[10]:.2f} ms median")
             from pyinstrument import Profiler
 
-            body = orjson.dumps(gen.history_request(n))
-            profiler = Profiler(interval=0.0005, async_mode="enabled")
+            seed_only = "--seed" in sys.argv
+            body = orjson.dumps(gen.load_seed() if seed_only else gen.history_request(n))
+            profiler = Profiler(interval=0.0002 if seed_only else 0.0005, async_mode="enabled")
             profiler.start()
-            for _ in range(50):
+            for _ in range(1000 if seed_only else 50):
                 await client.post(URL, content=body, headers={"content-type": "application/json"})
             profiler.stop()
             print(profiler.output_text(unicode=False, color=False, show_all=False))
