@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print("# axSpA CDS Hooks service beside the framework floor (bench/bench.py" + (" --quick" if args.quick else "")
           + ")")
-    results: dict[str, Any] = {"rows": [], "skipped": [], "quick": args.quick, "argv": argv,
+    results: dict[str, Any] = {"rows": [], "skipped": [], "quick": args.quick, "argv": sys.argv[1:] if argv is None else argv,
                                "machine_before": common.machine_line("before")}
     print(results["machine_before"])
     print(f"# {args.rounds} interleaved rounds per row; latency rows ~{args.round_seconds:g} s per side per round "

@@ -86,6 +86,13 @@ def rss_mb(pid: int) -> float:
         return 0.0
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of these processes (fields 14 and 15 of /proc/PID/stat)."""
     total = 0
@@ -149,9 +156,19 @@ class Server:
         assert self.proc is not None
         return process_tree(self.proc.pid)
 
-    def rss_mb(self) -> dict[int, float]:
-        """RSS of every process of the server (the supervisor and each worker), in MiB."""
-        return {pid: rss_mb(pid) for pid in self.pids()}
+    def rss_mb(self) -> dict[str, float]:
+        """RSS in MiB of every process of the server, by role: with several uvicorn workers the root process is
+        the supervisor, the others are the workers and multiprocessing's resource tracker."""
+        pids = self.pids()
+        out = {}
+        for pid in pids:
+            role = "worker"
+            if len(pids) > 1 and pid == pids[0]:
+                role = "supervisor"
+            elif b"resource_tracker" in _cmdline(pid):
+                role = "tracker"
+            out[f"{role} {pid}"] = rss_mb(pid)
+        return out
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pids())

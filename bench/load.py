@@ -16,8 +16,8 @@ saying so, when PostgreSQL is not installed).
 
 The load generator is wrk (Debian package ``wrk``) with bench/post.lua: its CPU per request is about half
 that of the leanest Python client (bench/client_ceiling.py), and on 2 shared cores every client microsecond
-is taken from the service. JWTs are signed before each run (the warm-up measures the rate, and 1.5x the
-tokens the run can use are made); wrk spends one per request and counts any run that would have run out.
+is taken from the service. JWTs are signed before each run (the warm-up measures the rate, and twice the
+tokens are made); wrk spends one per request and counts any run that would have run out.
 Printed per scenario: req/s, p50/p99 (wrk's, client-side), errors by HTTP status and by socket error,
 the RSS of every service process (supervisor and workers, from /proc) at start and at end, and the CPU
 the service and wrk used (a reader can see whether the generator took much of the machine).
@@ -69,11 +69,12 @@ def hanging_request(fhir_base: str) -> bytes:
 
 def run_groups(url: str, groups: list[Group], creds: common.Credentials, duration_s: float, rate: float,
                work: Path, tag: str) -> list[wrk.WrkResult]:
-    """All groups at once, each a wrk process with its own pre-generated tokens (``rate`` req/s x 1.5)."""
+    """All groups at once, each a wrk process with its own pre-generated tokens: twice what ``rate`` req/s
+    would spend (a warm-up can be slower than the run), at least 150 req/s per worker."""
     total = sum(g.connections for g in groups)
     runs = []
     for g in groups:
-        needed = int(rate * duration_s * 1.5 * g.connections / total) + 20 * g.connections
+        needed = int(rate * duration_s * 2 * g.connections / total) + 20 * g.connections
         tokens = creds.tokens("ES384", needed)
         runs.append(wrk.Wrk(url, g.body, g.name, tokens, connections=g.connections, threads=min(2, g.connections),
                             duration_s=duration_s, timeout_s=30, workdir=work, name=f"{tag}-{g.name}"))
@@ -90,8 +91,8 @@ def scenario(name: str, store: str, workers: int, groups: list[Group], creds: co
         rss_start = svc.rss_mb()
         url = f"http://127.0.0.1:{svc.port}{URL_PATH}"
         # warm-up (not counted): measures the rate the tokens of the run are sized from
-        warm = run_groups(url, groups, creds, args.warmup, 3000, work, f"{name}-warm")
-        rate = sum(w.rps for w in warm)
+        warm = run_groups(url, groups, creds, args.warmup, 800, work, f"{name}-warm")
+        rate = max(sum(w.rps for w in warm), 150 * workers)
         if any(g.expect == "412" for g in groups):
             time.sleep(2.5)  # the warm-up's hanging calls end at the service's FHIR budget (2 s), not with wrk
         cpu0 = svc.cpu_seconds()
@@ -111,8 +112,9 @@ def scenario(name: str, store: str, workers: int, groups: list[Group], creds: co
 
 
 def print_result(r: dict[str, Any]) -> None:
-    def rss(pids: dict[int, float]) -> str:
-        return f"{sum(pids.values()):.0f} ({' + '.join(f'{v:.0f}' for v in pids.values())})"
+    def rss(processes: dict[str, float]) -> str:
+        parts = " + ".join(f"{role.split()[0]} {mb:.0f}" for role, mb in processes.items())
+        return f"{sum(processes.values()):.0f}" + (f" ({parts})" if len(processes) > 1 else "")
 
     for i, g in enumerate(r["groups"]):
         lead = f"{r['scenario']:<9}{r['store']:<7}{r['workers']:>3} " if i == 0 else " " * 20
@@ -182,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                                  {"CDS_FHIR_ALLOWLIST": allowlist}, args, work)
                     results["scenarios"].append(r)
                     print_result(r)
-    print("RSS: total (per process: with 2 workers the supervisor first, then each worker); CPU cores: CPU seconds "
-          "per second of the run (2 = both cores).")
+    print("RSS: all the service's processes, from /proc (with 2 workers: uvicorn's supervisor, each worker and "
+          "multiprocessing's resource tracker); CPU cores: CPU seconds per second of the run (2 = both cores).")
     results["machine_after"] = common.machine_line("after")
     print(results["machine_after"])
     results["wall_s"] = time.perf_counter() - started
