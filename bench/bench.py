@@ -149,7 +149,7 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
 
 # ----------------------------------------------------------------------------- printing
 HEADER = (f"{'row':<18}{'conc':>4} |{'svc p50':>8}{'p99':>7}{'req/s':>7} |{'flr p50':>8}{'p99':>7}{'req/s':>7} |"
-          f"{'ratio':>7}{'(min-max)':>12}{'p99 x':>6}{'rps x':>6} |{'client':>7} | {'goal':<18}{'result'}")
+          f"{'ratio':>7}{'(min-max)':>13}{'p99 x':>6}{'rps x':>6} |{'client':>7} | {'goal':<18}{'result'}")
 
 
 def row_line(r: dict[str, Any]) -> str:
@@ -161,7 +161,7 @@ def row_line(r: dict[str, Any]) -> str:
                                                                       if k != "200"}
     return (f"{r['row']:<18}{r['concurrency']:>4} |{s['p50']:>8.2f}{s['p99']:>7.2f}{s['rps']:>7.0f} |"
             f"{f['p50']:>8.2f}{f['p99']:>7.2f}{f['rps']:>7.0f} |{r[f'ratio_{key}']:>6.2f}x"
-            f"{f' ({low:.2f}-{high:.2f})':>12}{r['ratio_p99']:>6.2f}{r['ratio_rps']:>6.2f} |"
+            f"{f' ({low:.2f}-{high:.2f})':>13}{r['ratio_p99']:>6.2f}{r['ratio_rps']:>6.2f} |"
             f"{s['client_us_per_request']:>7.0f} | {r['goal']:<18}{verdict}"
             + (f"  UNEXPECTED STATUSES {bad}" if bad else ""))
 
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print("# axSpA CDS Hooks service beside the framework floor (bench/bench.py" + (" --quick" if args.quick else "")
           + ")")
-    results: dict[str, Any] = {"rows": [], "skipped": [], "quick": args.quick, "argv": sys.argv[1:] if argv is None else argv,
+    results: dict[str, Any] = {"rows": [], "skipped": [], "quick": args.quick,
+                               "argv": sys.argv[1:] if argv is None else argv,
                                "machine_before": common.machine_line("before")}
     print(results["machine_before"])
     print(f"# {args.rounds} interleaved rounds per row; latency rows ~{args.round_seconds:g} s per side per round "
