@@ -92,7 +92,7 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
         return creds.tokens(row.alg, n) if row.alg else None
 
     rounds: dict[str, list[clients.Sample]] = {"service": [], "floor": []}
-    cpu: dict[str, list[float]] = {"service": [], "floor": []}  # server CPU share of one core during a round
+    cpu: dict[str, list[float]] = {"service": [], "floor": []}  # server CPU seconds used during each round
     servers = {"service": args.servers[row.server], "floor": args.servers["floor"]}
     if row.concurrency == 1:
         conns = {side: clients.CLIENTS[args.latency_client](port[side]) for side in ("service", "floor")}
@@ -105,7 +105,8 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
         headers = clients.headers_for(case, tokens(n * args.rounds), n * args.rounds)
     else:
         n = 0
-        estimate = int(args.throughput_seconds * 6000)  # more requests than the floor answers per round on 2 cores
+        # more requests per round than the floor answers on 2 cores (tokens are costly, plain headers are not)
+        estimate = int(args.throughput_seconds * (6000 if row.alg else 20000))
         headers = clients.headers_for(case, tokens(estimate * args.rounds), estimate * args.rounds)
     for r in range(args.rounds):
         for side in (("service", "floor") if r % 2 == 0 else ("floor", "service")):
@@ -116,7 +117,8 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
             else:
                 sample = clients.concurrent(port[side], common.HOOK_PATH, body, mine, row.concurrency,
                                             args.throughput_seconds, client=args.throughput_client)
-            cpu[side].append((servers[side].cpu_seconds() - cpu0) / (time.perf_counter() - t0))
+            cpu[side].append(servers[side].cpu_seconds() - cpu0)
+            sample.elapsed_wall_s = time.perf_counter() - t0
             rounds[side].append(sample)
     if row.concurrency == 1:
         for conn in conns.values():
@@ -130,7 +132,9 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
                 statuses[str(status)] = statuses.get(str(status), 0) + count
         return {"p50": statistics.median(s.p50 for s in samples), "p99": statistics.median(s.p99 for s in samples),
                 "rps": statistics.median(s.rps for s in samples), "n": sum(s.n for s in samples),
-                "statuses": statuses, "server_cpu": statistics.median(cpu[side]),
+                "statuses": statuses,
+                "server_cpu": statistics.median(c / s.elapsed_wall_s for c, s in zip(cpu[side], samples)),
+                "server_cpu_ms_per_request": statistics.median(c / s.n * 1000 for c, s in zip(cpu[side], samples)),
                 "client_us_per_request": statistics.median(s.client_cpu_s / s.n * 1e6 for s in samples),
                 "rounds": [{"p50": s.p50, "p99": s.p99, "rps": s.rps, "n": s.n} for s in samples]}
 
@@ -143,13 +147,17 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
         values = ratios(figure)
         result[f"ratio_{figure}"] = statistics.median(values)
         result[f"ratio_{figure}_range"] = [min(values), max(values)]
+    # server CPU per request, service over floor: steadier than latency on a busy machine (/proc: 10 ms ticks)
+    result["ratio_cpu"] = statistics.median(
+        (cs / s.n) / (cf / f.n) if cf else float("nan")
+        for cs, cf, s, f in zip(cpu["service"], cpu["floor"], rounds["service"], rounds["floor"]))
     result["met"] = row.met(result)
     return result
 
 
 # ----------------------------------------------------------------------------- printing
 HEADER = (f"{'row':<18}{'conc':>4} |{'svc p50':>8}{'p99':>7}{'req/s':>7} |{'flr p50':>8}{'p99':>7}{'req/s':>7} |"
-          f"{'ratio':>7}{'(min-max)':>13}{'p99 x':>6}{'rps x':>6} |{'client':>7} | {'goal':<18}{'result'}")
+          f"{'ratio':>7}{'(min-max)':>13}{'p99 x':>6}{'rps x':>6}{'cpu x':>6} |{'client':>7} | {'goal':<18}{'result'}")
 
 
 def row_line(r: dict[str, Any]) -> str:
@@ -161,7 +169,7 @@ def row_line(r: dict[str, Any]) -> str:
                                                                       if k != "200"}
     return (f"{r['row']:<18}{r['concurrency']:>4} |{s['p50']:>8.2f}{s['p99']:>7.2f}{s['rps']:>7.0f} |"
             f"{f['p50']:>8.2f}{f['p99']:>7.2f}{f['rps']:>7.0f} |{r[f'ratio_{key}']:>6.2f}x"
-            f"{f' ({low:.2f}-{high:.2f})':>13}{r['ratio_p99']:>6.2f}{r['ratio_rps']:>6.2f} |"
+            f"{f' ({low:.2f}-{high:.2f})':>13}{r['ratio_p99']:>6.2f}{r['ratio_rps']:>6.2f}{r['ratio_cpu']:>6.1f} |"
             f"{s['client_us_per_request']:>7.0f} | {r['goal']:<18}{verdict}"
             + (f"  UNEXPECTED STATUSES {bad}" if bad else ""))
 
@@ -247,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     by_name = {r["row"]: r for r in results["rows"]}
     print()
     print("ratio = median over rounds of service/floor (p50; req/s for concurrency 8); (min-max) over the rounds;")
-    print("client = the latency client's own CPU per request to the service, in us.")
+    print("cpu x = the service's CPU per request over the floor's (from /proc, 10 ms ticks); client = the client's"
+          " own CPU per request to the service, in us.")
+    for r in results["rows"]:
+        if r["concurrency"] > 1:
+            print(f"{r['row']}: CPU used by the service {r['service']['server_cpu']:.2f} cores, by the floor "
+                  f"{r['floor']['server_cpu']:.2f} (one uvicorn process each: 1.00 = saturated)")
     if "h1000" in by_name and "h5000" in by_name:
         grow = by_name["h5000"]["service"]["p50"] / by_name["h1000"]["service"]["p50"]
         floor_grow = by_name["h5000"]["floor"]["p50"] / by_name["h1000"]["floor"]["p50"]

@@ -38,6 +38,7 @@ class Sample:
     elapsed_s: float
     statuses: Counter = field(default_factory=Counter)  # HTTP status -> count; "connection error" counted too
     client_cpu_s: float = 0.0  # CPU time the client itself spent (user + system)
+    elapsed_wall_s: float = 0.0  # set by the caller: the whole batch, start-up of client processes included
 
     @property
     def n(self) -> int:

@@ -110,7 +110,9 @@ def scenario(name: str, store: str, workers: int, groups: list[Group], creds: co
             time.sleep(2.5)
         rss_end = svc.rss_mb()
     out = {"scenario": name, "store": store, "workers": workers, "rss_start_mb": rss_start, "rss_end_mb": rss_end,
-           "service_cpu_cores": service_cpu, "wrk_cpu_cores": sum(r.cpu_s for r in results) / wall, "groups": []}
+           "service_cpu_cores": service_cpu, "wrk_cpu_cores": sum(r.cpu_s for r in results) / wall,
+           "service_cpu_ms_per_request": service_cpu * wall / max(1, sum(r.requests for r in results)) * 1000,
+           "groups": []}
     for g, r in zip(groups, results):
         errors = {k: v for k, v in r.errors().items() if k != f"HTTP {g.expect}"}
         out["groups"].append({"name": g.name, "clients": g.connections, "expect": g.expect, "rps": r.rps,
@@ -133,7 +135,8 @@ def print_result(r: dict[str, Any]) -> None:
                 f"  expect {g['expect']}; errors: {errors}")
         if i == 0:
             line += (f"  | RSS MiB {rss(r['rss_start_mb'])} -> {rss(r['rss_end_mb'])}; CPU cores: service "
-                     f"{r['service_cpu_cores']:.2f}, wrk {r['wrk_cpu_cores']:.2f}")
+                     f"{r['service_cpu_cores']:.2f} ({r['service_cpu_ms_per_request']:.1f} ms per request), "
+                     f"wrk {r['wrk_cpu_cores']:.2f}")
         print(line, flush=True)
 
 
