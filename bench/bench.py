@@ -111,14 +111,13 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
     for r in range(args.rounds):
         for side in (("service", "floor") if r % 2 == 0 else ("floor", "service")):
             mine = headers[r * n:(r + 1) * n] if n else headers[r::args.rounds]
-            cpu0, t0 = servers[side].cpu_seconds(), time.perf_counter()
+            cpu0 = servers[side].cpu_seconds()
             if row.concurrency == 1:
                 sample = clients.sequential(conns[side], common.HOOK_PATH, body, mine)
             else:
                 sample = clients.concurrent(port[side], common.HOOK_PATH, body, mine, row.concurrency,
                                             args.throughput_seconds, client=args.throughput_client)
             cpu[side].append(servers[side].cpu_seconds() - cpu0)
-            sample.elapsed_wall_s = time.perf_counter() - t0
             rounds[side].append(sample)
     if row.concurrency == 1:
         for conn in conns.values():
@@ -133,7 +132,7 @@ def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Crede
         return {"p50": statistics.median(s.p50 for s in samples), "p99": statistics.median(s.p99 for s in samples),
                 "rps": statistics.median(s.rps for s in samples), "n": sum(s.n for s in samples),
                 "statuses": statuses,
-                "server_cpu": statistics.median(c / s.elapsed_wall_s for c, s in zip(cpu[side], samples)),
+                "server_cpu": statistics.median(c / s.elapsed_s for c, s in zip(cpu[side], samples)),
                 "server_cpu_ms_per_request": statistics.median(c / s.n * 1000 for c, s in zip(cpu[side], samples)),
                 "client_us_per_request": statistics.median(s.client_cpu_s / s.n * 1e6 for s in samples),
                 "rounds": [{"p50": s.p50, "p99": s.p99, "rps": s.rps, "n": s.n} for s in samples]}
@@ -270,13 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in results["skipped"]:
         print(line)
     results["rss_mb"] = {"start": rss_start, "end": rss_end}
-    results["machine_after"] = common.machine_line("after")
-    results["wall_s"] = time.perf_counter() - started
-    print(results["machine_after"])
-    print(f"# wall time {results['wall_s']:.0f} s")
-    if args.json:
-        common.write_json(args.json, results)
-    return 0
+    return common.finish(results, started, args.json)
 
 
 if __name__ == "__main__":

@@ -277,9 +277,16 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-def write_json(path: Path, results: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1))
+def finish(results: dict, started: float, json_path: Path | None) -> int:
+    """The end of every benchmark: the machine's load after the run, the wall time, the JSON if asked for."""
+    results["machine_after"] = machine_line("after")
+    results["wall_s"] = time.perf_counter() - started
+    print(results["machine_after"])
+    print(f"# wall time {results['wall_s']:.0f} s")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=1))
+    return 0
 
 
 # ----------------------------------------------------------------------------- the floor's answers

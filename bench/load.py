@@ -197,13 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                     print_result(r)
     print("RSS: all the service's processes, from /proc (with 2 workers: uvicorn's supervisor, each worker and "
           "multiprocessing's resource tracker); CPU cores: CPU seconds per second of the run (2 = both cores).")
-    results["machine_after"] = common.machine_line("after")
-    print(results["machine_after"])
-    results["wall_s"] = time.perf_counter() - started
-    print(f"# wall time {results['wall_s']:.0f} s")
-    if args.json:
-        common.write_json(args.json, results)
-    return 0
+    return common.finish(results, started, args.json)
 
 
 if __name__ == "__main__":
