@@ -22,7 +22,10 @@ How it measures:
     8 client processes, each on its own keep-alive connection, each request built before the clock starts
     (``--throughput-client``, chosen by bench/client_ceiling.py: threads contend for the GIL, and http.client
     costs ~3x the client CPU of the bare-socket client, which held the floor back).
-  * "client us/req" is the client's own CPU per request: on 2 shared cores it is taken from the server.
+  * "cpu x" is the service's CPU per request over the floor's (from /proc): steadier than latency when the
+    machine is busy. "client" is the client's own CPU per request (us): on 2 shared cores it is taken from
+    the server. The "# machine" lines before and after give nproc and the load average, to judge the noise.
+  * docs/performance.md explains every figure and records runs.
 """
 
 from __future__ import annotations

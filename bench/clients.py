@@ -2,12 +2,13 @@
 
 * ``Connection``: a raw keep-alive ``http.client.HTTPConnection`` (the latency client of issue 12).
 * ``SocketConnection``: the same on a bare socket (request bytes built by hand, the response read up to its
-  Content-Length): about a quarter of http.client's CPU per request.
+  Content-Length): a quarter to a third of http.client's CPU per request.
 * ``sequential``: one connection, one request after the other (latency).
 * ``concurrent``: N connections for a fixed time (throughput), one forked *process* per connection by default.
-  Measured on this 2-core machine (bench/client_ceiling.py): 8 threads of http.client held the floor to ~60% of
-  the req/s that 8 processes of the bare-socket client reached, with the floor's own CPU well below one core:
-  the client, not the floor, was the limit (GIL contention plus http.client's ~300 us of CPU per request).
+  Measured on this 2-core machine (bench/client_ceiling.py, two runs): 8 threads of http.client got 1,900-2,800
+  req/s from the floor with the floor under two-thirds of a core; 8 processes of the bare-socket client got
+  3,100-4,100: the threaded client, not the floor, was the limit (the GIL, and http.client's 170-330 us of
+  CPU per request against the socket client's 50-90).
 
 JWTs and header sets are made before the clock starts; a latency is measured from just before the request is
 sent to the end of reading the response body.
