@@ -141,7 +141,7 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sequential(conn: "Connection | SocketConnection", path: str, body: bytes, headers: list[Headers]) -> Sample:
+def sequential(conn: Connection | SocketConnection, path: str, body: bytes, headers: list[Headers]) -> Sample:
     """One request per header set, one after the other, on one keep-alive connection."""
     latencies, statuses = [], Counter()
     cpu0, t0 = _cpu(), time.perf_counter()

@@ -122,7 +122,7 @@ class Server:
     def log(self) -> Path:
         return self.workdir / f"{self.name}.log"
 
-    def start(self, timeout_s: float = 60) -> "Server":
+    def start(self, timeout_s: float = 60) -> Server:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([*self.cmd, "--port", str(self.port)], cwd=REPO, env=env, stdout=log,
@@ -183,7 +183,7 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

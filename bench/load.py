@@ -142,7 +142,8 @@ def print_result(r: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=60, help="measured seconds per scenario (60)")
+    parser.add_argument("--duration", type=float, default=60,
+                        help="measured seconds per scenario (60); the hanging clients wait ~2 s per answer, so >= 10")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per scenario (default: duration/10, 2-5)")
     parser.add_argument("--workers", type=int, action="append", help="uvicorn workers; repeatable (1 and 2)")
     parser.add_argument("--store", action="append", choices=["sqlite", "pg"], help="repeatable (both)")

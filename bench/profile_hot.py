@@ -54,8 +54,8 @@ async def main() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             for name, request in (("seed", gen.load_seed()), (f"h{n}", gen.history_request(n))):
                 body = orjson.dumps(request)
-                t_decode, doc = best(lambda: orjson.loads(body))
-                t_model, req = best(lambda: CDSRequest.model_validate(doc))
+                t_decode, doc = best(lambda body=body: orjson.loads(body))
+                t_model, req = best(lambda doc=doc: CDSRequest.model_validate(doc))
                 resolver: PrefetchResolver = runtime.resolver
                 res_times = []
                 for _ in range(5):
@@ -66,9 +66,9 @@ async def main() -> None:
                                       user_id=req.context.userId, draft_orders=req.context.draftOrders,
                                       selections=tuple(req.context.selections or ()), data=resolution.data,
                                       today=date(2026, 11, 24))
-                t_eval, evaluation = best(lambda: hooks.evaluate(inp))
-                t_resp, resp = best(lambda: CDSResponse.model_validate({"cards": evaluation.cards}))
-                t_dump, _ = best(lambda: resp.model_dump_json(exclude_none=True))
+                t_eval, evaluation = best(lambda inp=inp: hooks.evaluate(inp))
+                t_resp, resp = best(lambda e=evaluation: CDSResponse.model_validate({"cards": e.cards}))
+                t_dump, _ = best(lambda resp=resp: resp.model_dump_json(exclude_none=True))
                 whole = []
                 for _ in range(20):
                     t = time.perf_counter()

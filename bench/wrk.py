@@ -65,7 +65,7 @@ class Wrk:
                     "--timeout", f"{timeout_s:g}s", "-s", str(SCRIPT), url, "--", str(body_file), prefix, case]
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Wrk":
+    def start(self) -> Wrk:
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         return self
