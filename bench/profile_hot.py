@@ -1,9 +1,11 @@
 """In-process profile of the hot path: the whole app through httpx.ASGITransport, and hooks.evaluate alone.
 
     .venv/bin/python bench/profile_hot.py [N_STATEMENTS] [--html out.html]
+    .venv/bin/python bench/profile_hot.py --seed      # profile 1,000 seed requests instead
 
 Prints per-stage timings (best of 5) for the seed and an N-statement history (default 1,000), then a pyinstrument
-profile of 50 whole-app requests on the history.
+profile of 50 whole-app requests on the history (or of 1,000 seed requests with --seed). In-process, through
+httpx.ASGITransport: no uvicorn, no socket, development mode (no JWT); bench/bench.py measures the real thing.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ async def main() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             for name, request in (("seed", gen.load_seed()), (f"h{n}", gen.history_request(n))):
                 body = orjson.dumps(request)
-                t_decode, doc = best(lambda: orjson.loads(body))
-                t_model, req = best(lambda: CDSRequest.model_validate(doc))
+                t_decode, doc = best(lambda body=body: orjson.loads(body))
+                t_model, req = best(lambda doc=doc: CDSRequest.model_validate(doc))
                 resolver: PrefetchResolver = runtime.resolver
                 res_times = []
                 for _ in range(5):
@@ -64,9 +66,9 @@ async def main() -> None:
                                       user_id=req.context.userId, draft_orders=req.context.draftOrders,
                                       selections=tuple(req.context.selections or ()), data=resolution.data,
                                       today=date(2026, 11, 24))
-                t_eval, evaluation = best(lambda: hooks.evaluate(inp))
-                t_resp, resp = best(lambda: CDSResponse.model_validate({"cards": evaluation.cards}))
-                t_dump, _ = best(lambda: resp.model_dump_json(exclude_none=True))
+                t_eval, evaluation = best(lambda inp=inp: hooks.evaluate(inp))
+                t_resp, resp = best(lambda e=evaluation: CDSResponse.model_validate({"cards": e.cards}))
+                t_dump, _ = best(lambda resp=resp: resp.model_dump_json(exclude_none=True))
                 whole = []
                 for _ in range(20):
                     t = time.perf_counter()
@@ -79,10 +81,11 @@ async def main() -> None:
                       f"{min(whole):.2f} ms best, {sorted(whole)[10]:.2f} ms median")
             from pyinstrument import Profiler
 
-            body = orjson.dumps(gen.history_request(n))
-            profiler = Profiler(interval=0.0005, async_mode="enabled")
+            seed_only = "--seed" in sys.argv
+            body = orjson.dumps(gen.load_seed() if seed_only else gen.history_request(n))
+            profiler = Profiler(interval=0.0002 if seed_only else 0.0005, async_mode="enabled")
             profiler.start()
-            for _ in range(50):
+            for _ in range(1000 if seed_only else 50):
                 await client.post(URL, content=body, headers={"content-type": "application/json"})
             profiler.stop()
             print(profiler.output_text(unicode=False, color=False, show_all=False))
