@@ -28,8 +28,8 @@ import gen  # noqa: E402
 import hooks  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.models import CDSRequest, CDSResponse  # noqa: E402
-from service.prefetch import PrefetchResolver  # noqa: E402
+from service.cds import CDSRequest, CDSResponse  # noqa: E402
+from service.fhir import resolve_prefetch  # noqa: E402
 
 URL = "/cds-services/axspa-therapy-switch"
 
@@ -48,7 +48,6 @@ async def main() -> None:
     html = sys.argv[sys.argv.index("--html") + 1] if "--html" in sys.argv else None
     settings = Settings(allow_unauthenticated=True, database_url=f"sqlite:///{tempfile.mkdtemp()}/p.sqlite3")
     app = create_app(settings)
-    runtime = app.state.runtime
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -56,11 +55,10 @@ async def main() -> None:
                 body = orjson.dumps(request)
                 t_decode, doc = best(lambda body=body: orjson.loads(body))
                 t_model, req = best(lambda doc=doc: CDSRequest.model_validate(doc))
-                resolver: PrefetchResolver = runtime.resolver
                 res_times = []
                 for _ in range(5):
                     t = time.perf_counter()
-                    resolution = await resolver.resolve(req.prefetch, {"patientId": req.context.patientId}, None)
+                    resolution = await resolve_prefetch(req.prefetch, req.context.patientId, None)
                     res_times.append((time.perf_counter() - t) * 1000)
                 inp = hooks.HookInput(hook=req.hook, hook_instance=req.hookInstance, patient_id=req.context.patientId,
                                       user_id=req.context.userId, draft_orders=req.context.draftOrders,

@@ -84,9 +84,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
-
-def __getattr__(name: str) -> FastAPI:
-    """``service.app:app`` for launchers that name an app object (bench/): built on first access, not at import."""
-    if name == "app":
-        return create_app()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

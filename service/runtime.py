@@ -53,7 +53,7 @@ class Runtime:
         runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http))
         hooks.warm_up()
         # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large
-        # prefetch no longer triggers several full collections (bench/gc_tuned.py: -11% CPU on big histories).
+        # prefetch no longer triggers several full collections (measured -11% CPU on big histories; docs/performance.md).
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
