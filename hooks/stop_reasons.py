@@ -30,6 +30,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 DATA_FILE = Path(__file__).with_name("knowledge") / "stop_reasons.toml"
 DRUG = "{drug}"  # placeholder: this drug (its names, its class words, or a generic drug word)
 NUMBER = "{n}"  # placeholder: a number
+# What the course length turns "not effective" into (ACR 2019 Table 1); the schema checks both are categories.
+PRIMARY_WORDING = "primary-nonresponse"  # the only category whose reading depends on the course length
+TOO_EARLY = "inadequate-trial"
+LOST_RESPONSE = "secondary-nonresponse"
+NO_REASON = "unknown"
 SOFT = frozenset({",", ":", "-", "(", ")"})  # end a segment (":" and "-" do not stop a post-negation cue)
 HARD = frozenset({";", ".", "!", "?"})  # end a clause
 
@@ -48,6 +53,7 @@ class HistorySettings(_Strict):
 
 class CategoryDef(_Strict):
     description: str
+    can_be_serious: bool = False  # an adverse event or infection: Reading.serious may be set
 
 
 class Precedence(_Strict):
@@ -66,7 +72,7 @@ class Group(_Strict):
 
     @model_validator(mode="after")
     def _timing_reads_efficacy(self) -> Group:
-        if self.timing != "any" and self.category != "primary-nonresponse":
+        if self.timing != "any" and self.category != PRIMARY_WORDING:
             raise ValueError("timing applies to primary-nonresponse groups only")
         return self
 
@@ -170,6 +176,9 @@ class StopReasonData(_Strict):
             for code, entry in system.codes.items():
                 if entry.group not in groups:
                     problems.append(f"code_systems.{sname}.codes.{code}: unknown group {entry.group!r}")
+        for name in (PRIMARY_WORDING, TOO_EARLY, LOST_RESPONSE, NO_REASON):
+            if name not in cats:
+                problems.append(f"categories: {name!r} is required (course-length rules, no reason)")
         local = self.code_systems.get("local")
         if local is None or not cats <= set(local.codes):
             problems.append("code_systems.local must have one code per category")
@@ -514,16 +523,16 @@ class Classifier:
         if g.timing == "any":
             return g.category, ""
         if g.timing == "course" and prior_response:
-            return "secondary-nonresponse", "an earlier response is recorded: read as lost response"
+            return LOST_RESPONSE, "an earlier response is recorded: read as lost response"
         if not advanced:
             return g.category, ""  # the trial lengths are those of b/tsDMARD response assessment
         if weeks is None:
             return g.category, "trial length unknown"
         if weeks < settings.adequate_trial_weeks:
-            return "inadequate-trial", (f"reported ineffective after {weeks:.0f} weeks"
+            return TOO_EARLY, (f"reported ineffective after {weeks:.0f} weeks"
                                         f" (< {settings.adequate_trial_weeks}: inadequate trial)")
         if g.timing == "course" and weeks > settings.long_course_weeks:
-            return "secondary-nonresponse", (f"reported ineffective after {weeks:.0f} weeks"
+            return LOST_RESPONSE, (f"reported ineffective after {weeks:.0f} weeks"
                                              f" (> {settings.long_course_weeks}: read as lost response)")
         return g.category, ""
 
@@ -552,10 +561,10 @@ class Classifier:
                 return
             category, how = resolved
             group = self.data.groups[group_name]
-            if category == "unknown" and not group.states_a_reason:
+            if category == NO_REASON and not group.states_a_reason:
                 unstated.append(label)
                 return
-            serious = category in _SERIOUS_CAPABLE and (group.serious or marked)
+            serious = self.data.categories[category].can_be_serious and (group.serious or marked)
             reading = Reading(category, (label, how) if how else (label,), serious, group_name)
             candidates.append((self.rank[group_name], len(candidates), reading))
 
@@ -572,7 +581,7 @@ class Classifier:
                 consider(entry.group, label, record_weeks, False, False, False)
         if not candidates:
             return Reading(None, tuple(dict.fromkeys(unstated)))
-        decided = [c for c in candidates if c[2].category != "unknown"] or candidates
+        decided = [c for c in candidates if c[2].category != NO_REASON] or candidates
         return min(decided, key=lambda c: (c[0], c[1]))[2]
 
     def _code(self, coding: Coding) -> tuple[str, CodeEntry] | None:
@@ -581,9 +590,6 @@ class Classifier:
         if not uri or not code:
             return None
         return self._codes.get((uri, code.lower() if uri in self._case_insensitive else code))
-
-
-_SERIOUS_CAPABLE = frozenset({"adverse-event", "adverse-event-class", "allergy", "infection", "adverse-event-local"})
 
 
 def _longest(hits: list[_Hit]) -> list[_Hit]:
