@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 DATA_FILE = Path(__file__).with_name("knowledge") / "stop_reasons.toml"
 DRUG = "{drug}"  # placeholder: this drug (its names, its class words, or a generic drug word)
 NUMBER = "{n}"  # placeholder: a number
-# What the course length turns "not effective" into (ACR 2019 Table 1); the schema checks both are categories.
+# Categories the reading itself needs (the course-length rules of ACR 2019 Table 1; no reason); the schema checks them.
 PRIMARY_WORDING = "primary-nonresponse"  # the only category whose reading depends on the course length
 TOO_EARLY = "inadequate-trial"
 LOST_RESPONSE = "secondary-nonresponse"
