@@ -82,14 +82,6 @@ class Rule:
         return f"{self.citation}; {self.strength}"
 
 
-@dataclass(frozen=True, slots=True)
-class StopReasonMatcher:
-    key: str
-    label: str
-    pattern: re.Pattern[str] | None
-    codes: frozenset[str]
-
-
 @dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: one instance, memo caches key on it
 class Knowledge:
     drugs: dict[str, Drug]
@@ -101,10 +93,6 @@ class Knowledge:
     condition_by_icd: dict[str, tuple[tuple[str, bool], ...]]  # normalised prefix -> ((value set, verified), ...)
     condition_text_any: re.Pattern[str]  # union of all value-set text patterns: a cheap pre-filter
     rules: dict[str, Rule]
-    stop_reasons: tuple[StopReasonMatcher, ...]  # in precedence order
-    explicit_primary: StopReasonMatcher
-    adequate_trial_days: int
-    merge_gap_days: int
     suggestion_order: dict[str, tuple[str, ...]]  # group (tnf | il17 | jak) -> drug keys in suggestion order
     override_system: str
     override_reasons: tuple[tuple[str, str], ...]  # (code, display)
@@ -236,10 +224,6 @@ def _build_rules(raw: dict[str, Any]) -> dict[str, Rule]:
     }
 
 
-def _stop_matcher(key: str, r: dict[str, Any]) -> StopReasonMatcher:
-    return StopReasonMatcher(key, r["label"], _alternation(r.get("patterns", [])), frozenset(r.get("codes", [])))
-
-
 @cache
 def knowledge() -> Knowledge:
     """The knowledge base, parsed and compiled once per process."""
@@ -248,8 +232,6 @@ def knowledge() -> Knowledge:
     rules_raw = _load("rules.toml")
     names = sorted(by_name, key=len, reverse=True)  # longest first: "adalimumab-atto" before "adalimumab"
     name_re = re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.IGNORECASE)
-    stop = rules_raw["stop_reasons"]
-    ordered = [k for k in stop if k != "primary_nonresponse_explicit"]
     return Knowledge(
         drugs=drugs,
         drug_by_code=by_code,
@@ -260,10 +242,6 @@ def knowledge() -> Knowledge:
         condition_by_icd=by_icd,
         condition_text_any=re.compile("|".join(vs.text.pattern for vs in value_sets.values() if vs.text), re.I),
         rules=_build_rules(rules_raw),
-        stop_reasons=tuple(_stop_matcher(k, stop[k]) for k in ordered),
-        explicit_primary=_stop_matcher("primary_nonresponse_explicit", stop["primary_nonresponse_explicit"]),
-        adequate_trial_days=int(rules_raw["history"]["adequate_trial_weeks"]) * 7,
-        merge_gap_days=int(rules_raw["history"]["merge_gap_days"]),
         suggestion_order={g: tuple(keys) for g, keys in rules_raw["suggestion_order"].items()},
         override_system=rules_raw["override"]["system"],
         override_reasons=tuple((r["code"], r["display"]) for r in rules_raw["override"]["reasons"]),

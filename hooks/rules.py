@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from hooks.history import ADVERSE, AE_CLASS, OTHER, PRIMARY, SECONDARY, Course
+from hooks.history import ADVERSE, AE_CLASS, PRIMARY, SECONDARY, Course
 from hooks.knowledge import Drug, Knowledge, Rule
 from hooks.record import ConditionFinding
 
@@ -119,7 +119,7 @@ def _open_options(kb: Knowledge, ctx: Context, family: str, classes: tuple[str, 
 
 
 def _tnfi_tried(ctx: Context) -> bool:
-    return any(c.family == "tnfi" and (c.status == "active" or c.stop_reason != OTHER) for c in ctx.courses)
+    return any(c.family == "tnfi" and (c.status == "active" or c.counts_for_jak_label) for c in ctx.courses)
 
 
 # ------------------------------------------------------------------------------------- conflict rules
