@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-SERVICE_ID = "axspa-therapy-switch"
+SERVICE_ID = "axspa-therapy-switch"  # order-select (and, in shared discovery mode, order-sign too)
+SIGN_SERVICE_ID = "axspa-therapy-switch-sign"  # order-sign in distinct discovery mode (the default)
 
 
 class StartupRefused(Exception):
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["ES384", "RS384"],
         description="Accepted JWT algorithms; ES256/RS256 may be added, none/HMAC never.",
+    )
+    discovery_mode: Literal["distinct", "shared"] = Field(
+        "distinct",
+        description="distinct: one service id per hook (order-sign as axspa-therapy-switch-sign; clients that key "
+        "services by id, such as the CDS Hooks sandbox); shared: order-select and order-sign under one id (clients "
+        "that replace stale guidance by id). Both ids are routed in either mode.",
     )
     log_level: str = Field("INFO", description="Python logging level.")
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.cds import CDSResponse
-from service.config import SERVICE_ID, Settings
+from service.config import SERVICE_ID, SIGN_SERVICE_ID, Settings
 from service.fhir import PREFETCH_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,6 +20,12 @@ LOCAL_SEED = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"
 SEED = REPO.parent / "shared" / "examples" / "seed-patient.order-select.json"
 HOOK_URL = f"/cds-services/{SERVICE_ID}"
 FEEDBACK_URL = f"{HOOK_URL}/feedback"
+SIGN_URL = f"/cds-services/{SIGN_SERVICE_ID}"  # order-sign's own id (default discovery mode, distinct)
+
+
+def hook_url(hook: str) -> str:
+    """The endpoint default discovery lists for ``hook`` (order-sign has its own id)."""
+    return SIGN_URL if hook == "order-sign" else HOOK_URL
 
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cds import hook_url
 
 from service.cds import Card, CDSRequest
 
 REPO = Path(__file__).resolve().parent.parent
 
 FIXTURES = REPO / "fhir_fixtures"
-SERVICE_URL = "/cds-services/axspa-therapy-switch"
 REQUESTS = sorted(FIXTURES.rglob("*.request.json"))
 SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 EXPECTATION_KEYS = {
@@ -231,7 +231,7 @@ def test_service_answers_as_expected(path: Path, client) -> None:
     from fhir.resources.R4B.medicationrequest import MedicationRequest
 
     request, expected = _load(path)
-    response = client.post(SERVICE_URL, json=request)
+    response = client.post(hook_url(request["hook"]), json=request)
     assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:500]}"
     cards = response.json()["cards"]
 

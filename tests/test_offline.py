@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from cds import HOOK_URL
+from cds import HOOK_URL, hook_url
 
 from service.cds import CDSResponse
 
@@ -146,7 +146,7 @@ def test_every_fixture_request_evaluates_offline_like_the_endpoint(api):
     for path in paths:
         request = json.loads(path.read_text())
         parsed, result = evaluate_request(request)
-        served = api.post(HOOK_URL, json=offline(request))
+        served = api.post(hook_url(request["hook"]), json=offline(request))
         assert served.status_code == 200, f"{path.name}: {served.text[:300]}"
         assert json.loads(render_json(result)) == served.json(), path.name
         assert "Therapy history" in render_text(parsed, result)
@@ -189,3 +189,4 @@ def test_bad_arguments_exit_2_on_one_line(tmp_path):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     result = run(SEED, "--order", tmp_path / "nope.json")
     assert result.returncode == 2 and "order file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+

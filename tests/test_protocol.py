@@ -6,25 +6,60 @@ import copy
 import re
 
 import pytest
-from cds import FEEDBACK_URL, HOOK_URL, assert_cds_clean, client, seed_request, without_prefetch
+from cds import FEEDBACK_URL, HOOK_URL, SIGN_URL, assert_cds_clean, client, seed_request, without_prefetch
 
-from service.config import SERVICE_ID
+from service.config import SERVICE_ID, SIGN_SERVICE_ID
 
 # --------------------------------------------------------------------------- discovery
 
 
-def test_discovery_lists_one_id_for_order_select_and_order_sign(api):
+def test_discovery_lists_a_distinct_id_per_hook_by_default(api):
     response = api.get("/cds-services")
     assert response.status_code == 200
     services = response.json()["services"]
-    assert {s["hook"] for s in services} == {"order-select", "order-sign"}
-    assert {s["id"] for s in services} == {SERVICE_ID}
+    assert [(s["hook"], s["id"]) for s in services] == [("order-select", SERVICE_ID), ("order-sign", SIGN_SERVICE_ID)]
+    assert len({s["id"] for s in services}) == len(services), "a client keying services by id keeps both"
     for service in services:
         assert service["title"] and service["description"] and service["usageRequirements"]
         assert set(service["prefetch"]) == {
             "patient", "medicationStatements", "medicationRequests", "conditions", "allergies", "observations"
         }
         assert service["prefetch"]["observations"].startswith("Observation?patient={{context.patientId}}&code=")
+
+
+@pytest.mark.api(discovery_mode="shared")
+def test_shared_discovery_mode_lists_both_hooks_under_one_id(api):
+    services = api.get("/cds-services").json()["services"]
+    assert [(s["hook"], s["id"]) for s in services] == [("order-select", SERVICE_ID), ("order-sign", SERVICE_ID)]
+    request = seed_request()
+    request["hook"] = "order-sign"
+    assert api.post(HOOK_URL, json=request).json()["cards"], "the shared id answers order-sign"
+    assert api.post(SIGN_URL, json=request).json()["cards"], "the sign id still answers a client registered before"
+
+
+def test_order_sign_sent_to_the_order_select_id_is_400_naming_the_right_id(api):
+    request = seed_request()
+    request["hook"] = "order-sign"
+    response = api.post(HOOK_URL, json=request)
+    assert response.status_code == 400
+    assert "'order-sign'" in _issues(response) and SIGN_SERVICE_ID in _issues(response)
+
+
+@pytest.mark.parametrize("discovery_mode", ["distinct", "shared"])
+def test_order_select_sent_to_the_order_sign_id_is_400_in_either_mode(tmp_path, discovery_mode):
+    with client(tmp_path, discovery_mode=discovery_mode) as api:
+        response = api.post(SIGN_URL, json=seed_request())
+    assert response.status_code == 400
+    assert "'order-select'" in _issues(response) and f"'{SERVICE_ID}'" in _issues(response)
+
+
+def test_feedback_is_accepted_at_both_ids(api):
+    for url, uuid in ((FEEDBACK_URL, "1d8bcfcf-7a2e-4a51-9b0f-35f0a4d5e001"), (f"{SIGN_URL}/feedback",
+                                                                               "1d8bcfcf-7a2e-4a51-9b0f-35f0a4d5e002")):
+        response = api.post(url, json=_feedback(card=uuid))
+        assert response.status_code == 200 and response.json() == {"received": 1, "new": 1}
+    store = api.app.state.runtime.store
+    assert [f["card"] for f in store.list_feedback(SIGN_SERVICE_ID)] == ["1d8bcfcf-7a2e-4a51-9b0f-35f0a4d5e002"]
 
 
 def test_discovery_prefetch_uses_only_cds_hooks_2_0_tokens(api):
@@ -137,7 +172,7 @@ def test_order_sign_without_selections_is_served(api):
     request = seed_request()
     request["hook"] = "order-sign"
     request["context"].pop("selections")
-    response = api.post(HOOK_URL, json=request)
+    response = api.post(SIGN_URL, json=request)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["cards"], "order-sign of the same conflicting order must warn too"
@@ -327,3 +362,34 @@ def test_patient_id_that_is_not_a_fhir_id_is_400_and_never_reaches_a_url(api, pa
     response = api.post(HOOK_URL, json=request)
     assert response.status_code == 400
     assert "context.patientId" in _issues(response)
+
+
+EPIC_STYLE_ID = "eOrder." + ".".join(f"{n:04d}-4cA7xQ" for n in range(20))  # Epic-style: long, dotted
+
+
+def _with_order_id(request: dict, order_id: str) -> dict:
+    request["context"]["draftOrders"]["entry"][0]["resource"]["id"] = order_id
+    request["context"]["selections"] = [f"MedicationRequest/{order_id}"]
+    return request
+
+
+@pytest.mark.parametrize("order_id", [EPIC_STYLE_ID, "x" * 256, "order:1/2 #a+b", "ordre-é"],
+                         ids=["epic-style-long-dotted", "256-chars", "punctuation", "non-ascii"])
+def test_long_or_unusual_draft_ids_are_matched_and_echoed_in_the_delete_action(api, order_id):
+    assert len(EPIC_STYLE_ID) > 200
+    response = api.post(HOOK_URL, json=_with_order_id(seed_request(), order_id))
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    deletes = {a["resourceId"] for s in card["suggestions"] for a in s["actions"] if a["type"] == "delete"}
+    assert deletes == {f"MedicationRequest/{order_id}"}
+
+
+@pytest.mark.parametrize("selection", ["MedicationRequest/" + "x" * 257, "MedicationRequest/a\nb",
+                                       "MedicationRequest/", "/abc", "medicationRequest/abc"],
+                         ids=["257-chars", "control-character", "no-id", "no-type", "lower-case-type"])
+def test_a_selection_that_is_no_reference_is_400(api, selection):
+    request = seed_request()
+    request["context"]["selections"] = [selection]
+    response = api.post(HOOK_URL, json=request)
+    assert response.status_code == 400
+    assert "selections" in _issues(response)

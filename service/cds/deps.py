@@ -11,8 +11,8 @@ import orjson
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from service.cds.discovery import hooks_served
 from service.cds.errors import BadRequest, UnknownService
-from service.config import SERVICE_ID
 from service.runtime import Runtime, get_runtime
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -24,9 +24,9 @@ async def authenticated(request: Request, runtime: RuntimeDep) -> None:
     await runtime.authenticator.verify(request)
 
 
-def our_service(service_id: str) -> str:
-    """The path's service id is this service's."""
-    if service_id != SERVICE_ID:
+def our_service(service_id: str, runtime: RuntimeDep) -> str:
+    """The path's service id is one of this service's (either discovery mode's ids)."""
+    if not hooks_served(service_id, runtime.settings.discovery_mode):
         raise UnknownService(service_id)
     return service_id
 

@@ -1,15 +1,28 @@
-"""The discovery document: one service id for order-select and order-sign (stale cards get replaced)."""
+"""The discovery document, and which service id serves which hook.
+
+Two modes (``CDS_DISCOVERY_MODE``):
+
+* ``distinct`` (default): ``axspa-therapy-switch`` for order-select, ``axspa-therapy-switch-sign`` for order-sign.
+  Clients that store services by id (the CDS Hooks sandbox keys them by ``{discovery URL}/{id}``) keep both.
+* ``shared``: both hooks under ``axspa-therapy-switch``, for clients that replace stale order-select guidance with
+  the order-sign answer of the same id (CDS Hooks 2.0 "Update stale guidance").
+
+Both ids are routed in either mode (a registration made under one mode keeps working); a hook sent to an id that
+does not serve it is a 400 naming the id that does.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from service.cds._base import Closed
-from service.cds.request import SERVED_HOOKS
-from service.config import SERVICE_ID
+from service.cds.request import SERVED_HOOKS, HookName
+from service.config import SERVICE_ID, SIGN_SERVICE_ID
 from service.fhir import PREFETCH_KEYS, templates
+
+DiscoveryMode = Literal["distinct", "shared"]
 
 TITLE = "axSpA therapy switch"
 DESCRIPTION = (
@@ -39,10 +52,24 @@ class DiscoveryResponse(BaseModel):
     services: list[ServiceDefinition]
 
 
-def discovery_document() -> dict[str, Any]:
+def listed_id(hook: HookName, mode: DiscoveryMode) -> str:
+    """The service id discovery lists for ``hook``."""
+    return SIGN_SERVICE_ID if hook == "order-sign" and mode == "distinct" else SERVICE_ID
+
+
+def hooks_served(service_id: str, mode: DiscoveryMode) -> tuple[HookName, ...]:
+    """The hooks ``service_id`` answers (empty: no such service). The sign id answers order-sign in both modes."""
+    if service_id == SIGN_SERVICE_ID:
+        return ("order-sign",)
+    if service_id == SERVICE_ID:
+        return SERVED_HOOKS if mode == "shared" else ("order-select",)
+    return ()
+
+
+def discovery_document(mode: DiscoveryMode = "distinct") -> dict[str, Any]:
     services = [
         ServiceDefinition(
-            hook=hook, id=SERVICE_ID, title=TITLE, description=DESCRIPTION, prefetch=templates(),
+            hook=hook, id=listed_id(hook, mode), title=TITLE, description=DESCRIPTION, prefetch=templates(),
             usageRequirements=USAGE,
         )
         for hook in SERVED_HOOKS

@@ -15,8 +15,11 @@ from service.cds._base import Open
 HookName = Literal["order-select", "order-sign"]
 SERVED_HOOKS: tuple[HookName, ...] = ("order-select", "order-sign")
 
-_REF = re.compile(r"^[A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
-FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"  # FHIR R4 id: it goes into FHIR URLs, so nothing else is accepted
+_TYPE = re.compile(r"^[A-Z][A-Za-z]*$")
+#: Longest id accepted in ``selections`` (and matched against ``draftOrders``): Epic-style draft ids run to 100-200
+#: characters with dots. They are only compared with the drafts' ids and echoed in a delete action, never put in a URL.
+MAX_ORDER_ID_CHARS = 256
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"  # FHIR R4 id: the patient id goes into FHIR URLs, so nothing else is accepted
 
 
 class FhirAuthorization(Open):
@@ -55,10 +58,13 @@ class OrderContext(Open):
     @field_validator("selections")
     @classmethod
     def _selections_are_references(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            for ref in value:
-                if not _REF.match(ref):
-                    raise ValueError(f"selection {ref!r} is not a ResourceType/id reference")
+        for ref in value or ():
+            kind, slash, order_id = ref.partition("/")
+            if not (slash and _TYPE.match(kind) and 0 < len(order_id) <= MAX_ORDER_ID_CHARS and order_id.isprintable()):
+                raise ValueError(
+                    f"selection {ref[:80]!r} is not a ResourceType/id reference (an id of 1-{MAX_ORDER_ID_CHARS} "
+                    "printable characters)"
+                )
         return value
 
 

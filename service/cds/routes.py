@@ -15,12 +15,11 @@ from starlette.responses import Response
 from service.auth import Unauthorized
 from service.cds import pipeline
 from service.cds.deps import RuntimeDep, authenticated, body
-from service.cds.discovery import discovery_document
-from service.cds.errors import CdsError
+from service.cds.discovery import DiscoveryMode, discovery_document, hooks_served, listed_id
+from service.cds.errors import BadRequest, CdsError
 from service.cds.feedback import FeedbackRequest
 from service.cds.request import CDSRequest
 from service.cds.response import CDSResponse
-from service.config import SERVICE_ID
 from service.outcome import outcome
 from service.runtime import Runtime, get_runtime
 
@@ -31,19 +30,28 @@ router = APIRouter(tags=["CDS Hooks"])
 
 
 @cache
-def _discovery_body() -> bytes:
-    return orjson.dumps(discovery_document())
+def _discovery_body(mode: DiscoveryMode) -> bytes:
+    return orjson.dumps(discovery_document(mode))
 
 
 @router.get("/cds-services", summary="Discovery", dependencies=[Depends(authenticated)])
 @router.get("/cds-services/", include_in_schema=False, dependencies=[Depends(authenticated)])
-async def discovery() -> Response:
-    return Response(_discovery_body(), media_type=JSON)
+async def discovery(runtime: RuntimeDep) -> Response:
+    return Response(_discovery_body(runtime.settings.discovery_mode), media_type=JSON)
+
+
+def _check_hook_for_service(service_id: str, cds_request: CDSRequest, mode: DiscoveryMode) -> None:
+    """A hook this service serves, sent to the id of the other hook, is refused naming the id to call."""
+    hook = cds_request.served_hook
+    if hook is not None and hook not in hooks_served(service_id, mode):
+        raise BadRequest(
+            f"hook {hook!r} is not served by service id {service_id!r}; discovery lists it as {listed_id(hook, mode)!r}"
+        )
 
 
 @router.post(
     "/cds-services/{service_id}",
-    summary="Call the service (order-select or order-sign)",
+    summary="Call the service (order-select, or order-sign at its own id)",
     openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": CDSRequest.model_json_schema()}}}},
     responses={
         200: {"content": {JSON: {"schema": CDSResponse.model_json_schema()}}},
@@ -53,8 +61,10 @@ async def discovery() -> Response:
     },
 )
 async def call_service(
-    request: Request, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))], runtime: RuntimeDep
+    request: Request, service_id: str, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))],
+    runtime: RuntimeDep,
 ) -> Response:
+    _check_hook_for_service(service_id, cds_request, runtime.settings.discovery_mode)
     result = await pipeline.run(cds_request, runtime, date.today())
     request.state.hook = result.hook
     _count(runtime, result)
@@ -72,9 +82,11 @@ async def call_service(
         "requestBody": {"required": True, "content": {JSON: {"schema": FeedbackRequest.model_json_schema()}}}
     },
 )
-async def feedback(parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))], runtime: RuntimeDep) -> Response:
+async def feedback(
+    service_id: str, parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))], runtime: RuntimeDep
+) -> Response:
     items = [item.model_dump(mode="json", exclude_none=True) for item in parsed.feedback]
-    stored = await run_in_threadpool(runtime.store.record_feedback, SERVICE_ID, items)
+    stored = await run_in_threadpool(runtime.store.record_feedback, service_id, items)
     for item in items:
         runtime.metrics.feedback.labels(item["outcome"]).inc()
     return Response(orjson.dumps({"received": len(items), "new": stored}), media_type=JSON)

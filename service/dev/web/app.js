@@ -1,9 +1,10 @@
 /* Card preview page. Plain JS, no build step, no third-party code.
- * Cards come from the REAL hook endpoint: this script POSTs the CDS Hooks request to
- * /cds-services/axspa-therapy-switch and renders the response as an EHR would. */
+ * Cards come from the REAL hook endpoint: this script POSTs the CDS Hooks request to the service id discovery
+ * lists for its hook (/cds-services/axspa-therapy-switch for order-select) and renders the response as an EHR would. */
 "use strict";
 
 const HOOK_URL = "/cds-services/axspa-therapy-switch";
+const hookUrls = {}; // hook -> endpoint, from discovery (order-sign has its own id unless discovery is shared)
 const RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm";
 const SEVERITY = { critical: 0, warning: 1, info: 2 };
 
@@ -359,7 +360,7 @@ async function evaluate() {
   document.body.dataset.state = "evaluating";
   const started = performance.now();
   try {
-    const { response, body } = await getJson(HOOK_URL, {
+    const { response, body } = await getJson(hookUrls[request.hook] || HOOK_URL, {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(request),
     });
     const ms = Math.round(performance.now() - started);
@@ -384,8 +385,10 @@ async function start() {
   $("case-select").addEventListener("change", (e) => chooseCase(e.target.value));
   $("paste-load").addEventListener("click", usePasted);
   $("evaluate").addEventListener("click", evaluate);
-  fetch("/cds-services").then((r) => {
+  fetch("/cds-services").then(async (r) => {
     $("service-status").textContent = r.ok ? "service: ready (development mode)" : `service: discovery HTTP ${r.status}`;
+    if (!r.ok) return;
+    for (const s of ((await r.json()).services || [])) hookUrls[s.hook] ||= `/cds-services/${encodeURIComponent(s.id)}`;
   }).catch(() => { $("service-status").textContent = "service: unreachable"; });
   const { response, body } = await getJson("/preview/cases");
   const select = $("case-select");
