@@ -7,11 +7,13 @@ import json
 import logging
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
-from cds import FEEDBACK_URL, HOOK_URL
+from cds import FEEDBACK_URL, HOOK_URL, seed_request
 from fastapi.testclient import TestClient
 from support import BackgroundASGIServer
 from support.jwt_keys import TestKey, client_entry, hs_token, jwks, trusted_clients_file, unsigned_token
@@ -367,11 +369,99 @@ def test_jku_not_in_the_issuers_list_is_never_fetched(tmp_path, jwks_host, caplo
     with secured_client(tmp_path, [client_entry(ISS, jku=[listed.url])]) as api:
         token = STRANGER.mint(iss=ISS, aud=DISCOVERY_AUD, headers={"jku": rogue.url})
         assert_refused(discover(api, token), caplog, "jku-not-allowlisted")
-        # an issuer with inline keys only: any jku header is foreign
-    with secured_client(tmp_path, [client_entry(ISS, keys=[EC])]) as api:
-        caplog.clear()
-        assert_refused(discover(api, ec(headers={"jku": rogue.url})), caplog, "jku-not-allowlisted")
     assert rogue.requests == [] and listed.requests == []
+
+
+def test_inline_kid_is_verified_with_the_key_on_record_whatever_jku_says(tmp_path, jwks_host, caplog):
+    rogue = jwks_host(jwks(STRANGER))  # serves a key under the same kid as the inline one
+    with secured_client(tmp_path, [client_entry(ISS, keys=[EC])]) as api:
+        assert discover(api, ec(headers={"jku": rogue.url})).status_code == 200
+        # a forger naming the inline kid and its own jku: verified with the key on record, so the signature fails
+        forged = STRANGER.mint(iss=ISS, aud=DISCOVERY_AUD, headers={"jku": rogue.url})
+        assert_refused(discover(api, forged), caplog, "bad-signature")
+        # a kid that is not on record would have to come from the jku: refused, never fetched
+        other = TestKey.ec384("not-on-record")
+        caplog.clear()
+        assert_refused(discover(api, other.mint(iss=ISS, aud=DISCOVERY_AUD, headers={"jku": rogue.url})), caplog,
+                       "jku-not-allowlisted")
+        assert api.app.state.runtime.authenticator.keys.fetches == 0
+    assert rogue.requests == []
+
+
+def test_inline_kid_with_another_algorithm_is_refused_whatever_jku_says(tmp_path, jwks_host, caplog):
+    rogue = jwks_host(jwks(STRANGER))
+    rsa_as_ec = TestKey.rsa("ec-kid", "RS384")  # the inline kid is an ES384 key
+    with secured_client(tmp_path, [client_entry(ISS, keys=[EC])]) as api:
+        token = rsa_as_ec.mint(iss=ISS, aud=DISCOVERY_AUD, headers={"jku": rogue.url})
+        assert_refused(discover(api, token), caplog, "key-alg-mismatch")
+    assert rogue.requests == []
+
+
+# --------------------------------------------------------------------------- the real CDS Hooks sandbox's tokens
+
+SANDBOX_ISS = "https://sandbox.cds-hooks.org"
+SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
+SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+#: A test key registered inline under the sandbox's kid (the sandbox's own private key is public, but a fresh key
+#: proves the same thing without copying it).
+SANDBOX = TestKey.ec384(SANDBOX_KID)
+
+
+def sandbox_token(aud: str, *, ahead_s: float = 0.5) -> str:
+    """A token shaped exactly like the sandbox's (sandbox-findings.md section 3): header {alg ES384, typ JWT, kid,
+    jku}; claims iss, aud = the URL called, iat = the clock rounded (so up to 0.5 s ahead), exp = iat + 300, a new
+    jti; no sub, no nbf."""
+    iat = time.time() + ahead_s
+    return SANDBOX.mint(iss=SANDBOX_ISS, aud=aud, iat=iat, extra={"iat": iat, "exp": iat + 300},
+                        headers={"jku": SANDBOX_JKU})
+
+
+def test_sandbox_token_with_its_inline_key_is_accepted_on_every_route_and_nothing_is_fetched(tmp_path):
+    from cds import SIGN_URL
+
+    sign_request = seed_request()
+    sign_request["hook"] = "order-sign"
+    with secured_client(tmp_path, [client_entry(SANDBOX_ISS, keys=[SANDBOX])]) as api:
+        header = jwt.get_unverified_header(sandbox_token(DISCOVERY_AUD))
+        assert header == {"alg": "ES384", "typ": "JWT", "kid": SANDBOX_KID, "jku": SANDBOX_JKU}
+        assert set(jwt.decode(sandbox_token(DISCOVERY_AUD), options={"verify_signature": False})) == {
+            "iss", "aud", "iat", "exp", "jti"}
+        assert discover(api, sandbox_token(DISCOVERY_AUD)).status_code == 200
+        for path, body in ((HOOK_URL, seed_request()), (SIGN_URL, sign_request)):
+            response = api.post(path, json=body, headers=bearer(sandbox_token(f"{PUBLIC}{path}")))
+            assert response.status_code == 200 and response.json()["cards"], (path, response.text)
+        for path in (FEEDBACK_URL, f"{SIGN_URL}/feedback"):
+            feedback = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "overridden",
+                                      "outcomeTimestamp": "2026-12-01T11:22:06.123Z"}]}
+            response = api.post(path, json=feedback, headers=bearer(sandbox_token(f"{PUBLIC}{path}")))
+            assert response.status_code == 200, (path, response.text)
+        assert api.app.state.runtime.authenticator.keys.fetches == 0, "the sandbox's jku is never fetched"
+
+
+def test_sandbox_token_for_one_service_id_is_refused_at_the_other(tmp_path, caplog):
+    from cds import SIGN_URL
+
+    with secured_client(tmp_path, [client_entry(SANDBOX_ISS, keys=[SANDBOX])]) as api:
+        request = seed_request()
+        request["hook"] = "order-sign"
+        token = sandbox_token(f"{PUBLIC}{HOOK_URL}")  # aud: the order-select id's URL
+        assert_refused(api.post(SIGN_URL, json=request, headers=bearer(token)), caplog, "wrong-audience")
+
+
+def test_the_documented_sandbox_entry_accepts_a_sandbox_shaped_token(tmp_path):
+    """deploy/trusted-clients.example.json is the published sandbox key; a token from that key pair verifies."""
+    example = json.loads((REPO / "deploy" / "trusted-clients.example.json").read_text())
+    (entry,) = example["clients"]
+    published = entry["jwks"]["keys"][0]
+    assert (entry["iss"], published["kid"], published["alg"], published["crv"]) == (
+        SANDBOX_ISS, SANDBOX_KID, "ES384", "P-384")
+    # swap in the public half of our test key under the same kid: the entry's shape is what is being checked
+    entry["jwks"]["keys"][0] = {**published, **{k: SANDBOX.public_jwk()[k] for k in ("x", "y")}}
+    path = tmp_path / "sandbox-entry.json"
+    path.write_text(json.dumps(example))
+    with secured_client(tmp_path, [], trusted_clients=path) as api:
+        assert discover(api, sandbox_token(DISCOVERY_AUD, ahead_s=0.3)).status_code == 200
+        assert api.app.state.runtime.authenticator.keys.fetches == 0
 
 
 def test_unknown_issuer_never_causes_a_fetch(tmp_path, jwks_host, caplog):

@@ -169,7 +169,9 @@ def test_trusted_clients_example_trusts_only_the_sandbox():
 
     clients = load_trusted_clients(REPO / "deploy" / "trusted-clients.example.json", frozenset({"ES384", "RS384"}))
     assert list(clients) == ["https://sandbox.cds-hooks.org"]
-    assert clients["https://sandbox.cds-hooks.org"].jku == ("https://sandbox.cds-hooks.org/.well-known/jwks.json",)
+    sandbox = clients["https://sandbox.cds-hooks.org"]
+    assert sandbox.jku == (), "inline key only: nothing is ever fetched from the sandbox's host"
+    assert list(sandbox.keys) == [("44823f3d-0b01-4a6c-a80e-b9d3e8a7226f", "ES384")]
 
 
 def test_compose_settings_are_accepted_by_the_service(services, tmp_path):

@@ -155,6 +155,10 @@ class TrustedClient:
     keys: KeyTable = field(default_factory=dict)
     tenants: frozenset[str] | None = None  # None: the tenant claim is not checked
 
+    def has_inline_kid(self, kid: str) -> bool:
+        """True if ``kid`` names one of the keys on record for this issuer (the trusted-clients file's jwks)."""
+        return _has_kid(self.keys, kid)
+
 
 @dataclass
 class _CachedSet:
@@ -189,14 +193,18 @@ class KeyStore:
         self.fetches = 0  # JWKS fetch attempts (for tests and metrics)
 
     async def key_for(self, client: TrustedClient, kid: str, alg: str, jku: str | None) -> PyJWK:
-        """The key named ``kid`` for ``alg``; raise :class:`KeyUnavailable` if there is none we may use."""
-        if jku is not None and jku not in client.jku:
-            raise KeyUnavailable("jku-not-allowlisted")  # never fetched
+        """The key named ``kid`` for ``alg``; raise :class:`KeyUnavailable` if there is none we may use.
+
+        An inline key of the issuer is used whatever ``jku`` the header names (that URL is then never fetched:
+        the key on record decides). Only a key that would have to be fetched needs its ``jku`` allowlisted.
+        """
         key = client.keys.get((kid, alg))
         if key is not None:
             return key
-        if _has_kid(client.keys, kid):
+        if client.has_inline_kid(kid):
             raise KeyUnavailable("key-alg-mismatch")
+        if jku is not None and jku not in client.jku:
+            raise KeyUnavailable("jku-not-allowlisted")  # never fetched
         sources = (jku,) if jku is not None else client.jku
         reachable = False
         for url in sources:

@@ -8,7 +8,9 @@ Checks, in order (the first failure names the check; the caller answers 401 with
  4. ``bad-typ``            header ``typ`` present but not ``JWT`` (an absent ``typ`` is tolerated)
  5. ``missing-kid``        header ``kid`` absent
  6. ``missing-claim:iss``  / ``unknown-issuer``: the issuer must be trusted BEFORE any key is looked up
- 7. ``jku-not-allowlisted`` header ``jku`` not in that issuer's list (it is never fetched)
+ 7. ``jku-not-allowlisted`` header ``jku`` not in that issuer's list and ``kid`` not one of its inline keys (the
+    URL is never fetched; a ``kid`` on record is verified with that key whatever ``jku`` says, as the CDS Hooks
+    sandbox always sends its hosted ``jku``)
  8. ``tenant-not-allowed`` / ``missing-claim:tenant`` when the client has a tenant list
  9. ``missing-claim:aud|exp|iat|jti``, ``invalid-claim:*``
 10. ``wrong-audience``     ``aud`` (string or list) does not name this endpoint's public URL
@@ -128,7 +130,7 @@ class Authenticator:
         client = self.keys.clients.get(iss) if isinstance(iss, str) else None
         if client is None:
             raise Unauthorized("unknown-issuer")
-        if jku is not None and jku not in client.jku:
+        if jku is not None and jku not in client.jku and not client.has_inline_kid(kid):
             raise Unauthorized("jku-not-allowlisted")
         if client.tenants is not None:
             tenant = unverified.get("tenant")
