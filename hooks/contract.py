@@ -9,6 +9,42 @@ from typing import Any, Literal
 # Names of the data sets the hook reads; the service's prefetch keys use the same names.
 DATA_KEYS = ("patient", "medicationStatements", "medicationRequests", "conditions", "allergies", "observations")
 
+_URN_UUID = "urn:uuid:"
+
+
+def medication_key(reference: str) -> str | None:
+    """Where a ``medicationReference`` points, as a key both sides index Medications by, or None when it does not
+    point at a Medication outside the resource (``#contained``, another type, nothing).
+
+    ``urn:uuid:<uuid>`` (a Bundle's fullUrl) stays itself, lowercased; ``Medication/<id>``, an absolute URL ending
+    in ``.../Medication/<id>`` and either with ``/_history/<n>`` become ``Medication/<id>``.
+    """
+    reference = reference.strip()
+    if reference.lower().startswith(_URN_UUID):
+        return reference.lower() if len(reference) > len(_URN_UUID) else None
+    parts = reference.split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    if len(parts) >= 2 and parts[-2] == "Medication" and parts[-1]:
+        return f"Medication/{parts[-1]}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationEntry:
+    """A Medication resource the record's ``medicationReference``s may point at, with the ``fullUrl`` it came with
+    (a prefetch or patient Bundle entry; None when read by id). Keys: :func:`medication_key` of both."""
+
+    resource: dict[str, Any]
+    full_url: str | None = None
+
+    def keys(self) -> tuple[str, ...]:
+        found = [medication_key(self.full_url)] if self.full_url else []
+        rid = self.resource.get("id")
+        if isinstance(rid, str) and rid:
+            found.append(f"Medication/{rid}")
+        return tuple(dict.fromkeys(k for k in found if k))
+
 
 @dataclass(frozen=True, slots=True)
 class PatientData:
@@ -16,6 +52,8 @@ class PatientData:
 
     ``unavailable`` names the DATA_KEYS that could not be obtained (the hook says so in its cards);
     ``notes`` are data-quality remarks from the reader (e.g. "skipped 1 malformed Condition entry").
+    ``medications`` are the Medication resources that arrived beside the others (``_include``, a patient Bundle)
+    or that the service read because a record referenced them; a reference none of them answers is unresolved.
     """
 
     patient: dict[str, Any] | None = None
@@ -24,6 +62,7 @@ class PatientData:
     conditions: tuple[dict[str, Any], ...] = ()
     allergies: tuple[dict[str, Any], ...] = ()
     observations: tuple[dict[str, Any], ...] = ()  # smoking and pregnancy status, TB and hepatitis B tests, CRP
+    medications: tuple[MedicationEntry, ...] = ()
     unavailable: frozenset[str] = frozenset()
     notes: tuple[str, ...] = ()
 

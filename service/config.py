@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         "services by id, such as the CDS Hooks sandbox); shared: order-select and order-sign under one id (clients "
         "that replace stale guidance by id). Both ids are routed in either mode.",
     )
+    fhir_max_medication_reads: int = Field(
+        100, ge=0, le=1000,
+        description="Most referenced Medication resources read from the FHIR server per hook call (batched "
+        "Medication?_id=...); 0 never reads them. References beyond are reported as unresolved.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     @field_validator("fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before")

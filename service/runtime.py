@@ -64,6 +64,11 @@ class Runtime:
         await self.http.aclose()
         self.store.close()
 
+    @property
+    def medication_reads(self) -> int:
+        """How many referenced Medications one hook call may read from the FHIR server."""
+        return self.settings.fhir_max_medication_reads
+
     def fhir_server(self, base_url: str | None, token: str | None) -> FhirServer | None:
         """The EHR's FHIR server, if we may call it; otherwise None (treated as no server)."""
         if not base_url:

@@ -27,6 +27,14 @@ def test_discovery_lists_a_distinct_id_per_hook_by_default(api):
         assert service["prefetch"]["observations"].startswith("Observation?patient={{context.patientId}}&code=")
 
 
+def test_discovery_prefetch_includes_the_referenced_medications(api):
+    for service in api.get("/cds-services").json()["services"]:
+        assert service["prefetch"]["medicationRequests"] == (
+            "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication")
+        assert service["prefetch"]["medicationStatements"] == (
+            "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication")
+
+
 @pytest.mark.api(discovery_mode="shared")
 def test_shared_discovery_mode_lists_both_hooks_under_one_id(api):
     services = api.get("/cds-services").json()["services"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 import hooks
 from service.cds.errors import BadRequest, RequiredDataMissing
@@ -16,10 +16,15 @@ from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
 from service.cds.response import CDSResponse
 from service.config import SERVICE_ID
 from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
+from service.fhir.medications import medication_entries, unresolved
 
 
 class FhirServers(Protocol):
-    """Which FHIR server a request may be read from (the runtime: its allowlist, its shared reader)."""
+    """Which FHIR server a request may be read from (the runtime: its allowlist, its shared reader), and how many
+    referenced Medications one call may read from it."""
+
+    @property
+    def medication_reads(self) -> int: ...
 
     def fhir_server(self, base_url: str | None, token: str | None) -> FhirServer | None: ...
 
@@ -74,12 +79,16 @@ async def run(
     if hook is None:
         raise BadRequest(f"hook {request.hook!r} is not served by {SERVICE_ID} (served: {', '.join(SERVED_HOOKS)})")
     context = request.context
+    drafts = selected_drafts(hook, context.draftOrders, request.selections)
     relevant = hooks.is_relevant_order(hook, context.draftOrders, request.selections)
-    if not relevant and not evaluate_unrelated:
+    # A draft named only by a reference to a Medication nobody sent yet may be relevant: read before deciding.
+    by_reference = not relevant and bool(unresolved(drafts, medication_entries(_entries(context.draftOrders)), None))
+    if not relevant and not by_reference and not evaluate_unrelated:
         return Unrelated(hook)
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
     server = servers.fhir_server(request.fhirServer, token) if servers is not None else None
-    resolution = await resolve_prefetch(request.prefetch, context.patientId, server)
+    reads = servers.medication_reads if servers is not None else 0
+    resolution = await resolve_prefetch(request.prefetch, context.patientId, server, drafts, medication_reads=reads)
     missing = required_data_missing(resolution.data.unavailable)
     if missing:
         return DataMissing(hook, resolution, missing)
@@ -95,5 +104,20 @@ async def run(
             today=today,
         )
     )
+    relevant = relevant or bool(evaluation.cards)
     response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
     return Evaluated(hook, resolution, evaluation, response, relevant)
+
+
+def _entries(bundle: dict[str, Any]) -> list[Any]:
+    entries = bundle.get("entry")
+    return entries if isinstance(entries, list) else []
+
+
+def selected_drafts(hook: HookName, draft_orders: dict[str, Any], selections: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The draft orders the hook speaks about: the selected ones for order-select, every one for order-sign."""
+    resources = [e["resource"] for e in _entries(draft_orders) if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    if hook != "order-select" or not selections:
+        return resources
+    wanted = set(selections)
+    return [r for r in resources if f"{r.get('resourceType')}/{r.get('id')}" in wanted]

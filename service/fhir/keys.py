@@ -1,7 +1,9 @@
 """The prefetch keys, defined once: template, resource type, PatientData field, label, and what requires them.
 
 CDS Hooks 2.0 templates have no date token, so the ``observations`` search filters by LOINC code and sorts by
-date (newest first); the hook applies its own 12-month window.
+date (newest first); the hook applies its own 12-month window. The two medication searches ``_include`` the
+Medication resources their records reference (US Core: servers support ``_include=MedicationRequest:medication``);
+those arrive as ``search.mode: include`` entries and are kept (``PatientData.medications``).
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ class PrefetchKey:
 
 PREFETCH_KEYS: tuple[PrefetchKey, ...] = (
     PrefetchKey("patient", "Patient/{{context.patientId}}", "Patient", "patient", "the patient's demographics"),
-    PrefetchKey("medicationStatements", "MedicationStatement?patient={{context.patientId}}", "MedicationStatement",
-                "medication_statements", "MedicationStatements", MEDICATIONS),
-    PrefetchKey("medicationRequests", "MedicationRequest?patient={{context.patientId}}", "MedicationRequest",
-                "medication_requests", "MedicationRequests", MEDICATIONS),
+    PrefetchKey("medicationStatements",
+                "MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication",
+                "MedicationStatement", "medication_statements", "MedicationStatements", MEDICATIONS),
+    PrefetchKey("medicationRequests",
+                "MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication",
+                "MedicationRequest", "medication_requests", "MedicationRequests", MEDICATIONS),
     PrefetchKey("conditions", "Condition?patient={{context.patientId}}", "Condition", "conditions", "Conditions",
                 CONDITIONS),
     PrefetchKey("allergies", "AllergyIntolerance?patient={{context.patientId}}", "AllergyIntolerance", "allergies",

@@ -7,21 +7,31 @@
 | Bundle (0..n entries)      | use it; a ``next`` link is followed within the budget               |
 | OperationOutcome / garbage | refetch if a server is available, else unavailable                 |
 
-The hook never learns where data came from: it receives a :class:`hooks.PatientData`.
+Medication resources in any Bundle (``_include``d, or plain entries) are kept with their ``fullUrl``; the ones the
+records and the drafts reference but nobody sent are then read from the server within the same budget
+(``service.fhir.medications``). The hook never learns where data came from: it receives a
+:class:`hooks.PatientData`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from hooks import PatientData
+from hooks.contract import MedicationEntry
 from service.fhir.client import Deadline, FhirServer, next_link
 from service.fhir.errors import FhirError
 from service.fhir.keys import PREFETCH_KEYS, PrefetchKey, patient_data_fields
+from service.fhir.medications import medication_entries, read_medications, unresolved
+
+#: The pseudo-key under which reading referenced Medications is counted (``Resolution.fetched`` / ``failed``).
+MEDICATIONS_READ = "medications"
+DEFAULT_MEDICATION_READS = 100
 
 log = logging.getLogger("axspa.prefetch")
 
@@ -30,6 +40,7 @@ log = logging.getLogger("axspa.prefetch")
 class _Slot:
     key: PrefetchKey
     resources: list[dict[str, Any]] = field(default_factory=list)
+    medications: list[MedicationEntry] = field(default_factory=list)  # Medication entries of the slot's Bundles
     available: bool = True
     fetched: bool = False  # the FHIR server was asked for this key
     notes: list[str] = field(default_factory=list)
@@ -54,24 +65,46 @@ def render(template: str, patient_id: str) -> str:
     return template.replace("{{context.patientId}}", quote(patient_id, safe=""))
 
 
-async def resolve_prefetch(prefetch: dict[str, Any] | None, patient_id: str, server: FhirServer | None) -> Resolution:
-    """Every prefetch key resolved by the decision table (all missing keys read in parallel, one budget)."""
+async def resolve_prefetch(
+    prefetch: dict[str, Any] | None,
+    patient_id: str,
+    server: FhirServer | None,
+    drafts: Iterable[dict[str, Any]] = (),
+    *,
+    medication_reads: int = DEFAULT_MEDICATION_READS,
+) -> Resolution:
+    """Every prefetch key resolved by the decision table (all missing keys read in parallel, one budget), then the
+    Medications that the records or ``drafts`` reference and nobody sent (at most ``medication_reads``)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = Deadline(server.budget_s if server is not None else 0.0)
     given = prefetch or {}
     slots = [_Slot(key) for key in PREFETCH_KEYS]
     await asyncio.gather(*(_fill(slot, given, patient_id, server, deadline) for slot in slots))
+    fields = patient_data_fields({slot.name: slot.resources for slot in slots})
+    notes = [note for slot in slots for note in slot.notes]
+    medications = _unique(m for slot in slots for m in slot.medications)
+    fetched = [slot.name for slot in slots if slot.fetched]
+    failed = [slot.name for slot in slots if slot.fetched and not slot.available]
+    records = [*fields["medication_statements"], *fields["medication_requests"], *drafts]
+    missing = unresolved(records, medications, server)
+    if missing.readable and server is not None and medication_reads > 0:
+        fetched.append(MEDICATIONS_READ)
+        reads = await read_medications(server, list(missing.readable), deadline, medication_reads)
+        medications.extend(reads.entries)
+        notes.extend(reads.notes)
+        if reads.failed:
+            failed.append(MEDICATIONS_READ)
     data = PatientData(
         unavailable=frozenset(slot.name for slot in slots if not slot.available),
-        notes=tuple(note for slot in slots for note in slot.notes),
-        **patient_data_fields({slot.name: slot.resources for slot in slots}),
+        notes=tuple(notes),
+        medications=tuple(medications),
+        **fields,
     )
-    fetched = tuple(slot.name for slot in slots if slot.fetched)
     return Resolution(
         data,
-        fetched=fetched,
-        failed=tuple(slot.name for slot in slots if slot.fetched and not slot.available),
+        fetched=tuple(fetched),
+        failed=tuple(failed),
         seconds=loop.time() - started if fetched else 0.0,
     )
 
@@ -113,6 +146,7 @@ async def _fill(
     except FhirError as exc:
         slot.available = False
         slot.resources.clear()
+        slot.medications.clear()
         slot.notes.append(f"{key.key}: {exc.reason}.")
         log.info("fhir fetch failed", extra={"key": key.key, "reason": exc.reason})
 
@@ -127,6 +161,14 @@ async def _follow(slot: _Slot, url: str, server: FhirServer | None, deadline: De
             slot.resources.extend(_entries(page, slot))
     except FhirError as exc:
         slot.notes.append(f"{slot.name}: only part of the paginated prefetch could be read ({exc.reason}).")
+
+
+def _unique(entries: Iterable[MedicationEntry]) -> list[MedicationEntry]:
+    """One entry per Medication (the same one often arrives with both medication searches' ``_include``)."""
+    kept: dict[tuple[str | None, Any], MedicationEntry] = {}
+    for entry in entries:
+        kept.setdefault((entry.full_url, entry.resource.get("id")), entry)
+    return list(kept.values())
 
 
 def _is_outcome(value: Any) -> bool:
@@ -150,11 +192,13 @@ def _entries(bundle: dict[str, Any], slot: _Slot) -> list[dict[str, Any]]:
         kind = resource.get("resourceType")
         if kind == slot.key.resource_type:
             kept.append(resource)
+        elif kind == "Medication":  # _include'd (search.mode include) or sent beside: what references point at
+            slot.medications.extend(medication_entries((entry,)))
         elif kind == "OperationOutcome":
             slot.notes.append(f"{slot.name}: the server reported a problem inside the search results.")
         elif not isinstance(kind, str):
             skipped += 1
-        # other resource types (e.g. _include'd Medication) are not ours to read here
+        # other resource types are not ours to read here
     if skipped:
         slot.notes.append(f"{slot.name}: skipped {skipped} malformed entr{'y' if skipped == 1 else 'ies'}.")
     return kept

@@ -98,11 +98,13 @@ def test_a_paginated_prefetch_is_read_to_the_end_on_the_server():
 
 
 def test_the_registry_is_the_hooks_contract():
-    """One definition: every key fills one PatientData field, and the hook reads the data sets the keys name."""
+    """One definition: every key fills one PatientData field, and the hook reads the data sets the keys name (the
+    referenced Medications come beside them, from every medication search and from reads by id)."""
     from dataclasses import fields
 
     from hooks import PatientData
     from hooks.contract import DATA_KEYS
 
     assert tuple(key.key for key in PREFETCH_KEYS) == DATA_KEYS
-    assert {key.field for key in PREFETCH_KEYS} == {f.name for f in fields(PatientData)} - {"unavailable", "notes"}
+    beside = {"unavailable", "notes", "medications"}
+    assert {key.field for key in PREFETCH_KEYS} == {f.name for f in fields(PatientData)} - beside
