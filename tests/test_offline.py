@@ -190,3 +190,75 @@ def test_bad_arguments_exit_2_on_one_line(tmp_path):
     result = run(SEED, "--order", tmp_path / "nope.json")
     assert result.returncode == 2 and "order file" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
+
+# --------------------------------------------------------------------------- Bundles holding several patients
+
+
+def _other_patient() -> list[dict]:
+    """A second patient with no axSpA on record and an unrelated drug, referenced by urn:uuid (Synthea style)."""
+    return [
+        {"resourceType": "Patient", "id": "other-patient", "birthDate": "1950-01-01"},
+        {"resourceType": "Condition", "id": "other-ra",
+         "subject": {"reference": "urn:uuid:9d3c1e8a-0000-4000-8000-0000000000a1"},
+         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "69896004", "display": "Rheumatoid arthritis"}]}},
+    ]
+
+
+def _two_patient_bundle(request: dict) -> dict:
+    entries = [{"resource": r} for r in patient_resources(request) + [draft(request)]]
+    other = _other_patient()
+    entries.append({"fullUrl": "urn:uuid:9d3c1e8a-0000-4000-8000-0000000000a1", "resource": other[0]})
+    entries.append({"fullUrl": "urn:uuid:9d3c1e8a-0000-4000-8000-0000000000a2", "resource": other[1]})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def test_a_bundle_of_two_patients_is_refused_without_patient(tmp_path):
+    path = write(tmp_path, "two.json", _two_patient_bundle(seed()))
+    result = run(path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "belong to 2 patients" in result.stderr and "--patient" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_patient_picks_one_patient_and_uses_only_their_resources(api, tmp_path):
+    from service.dev.bundles import request_from_bundle
+
+    request = seed()
+    two = _two_patient_bundle(request)
+    built = request_from_bundle(two, patient="seed-patient")
+    assert built["context"]["patientId"] == "seed-patient"
+    assert [e["resource"]["id"] for e in built["prefetch"]["conditions"]["entry"]] == [
+        e["resource"]["id"] for e in request["prefetch"]["conditions"]["entry"]], "the other patient's RA is left out"
+    path = write(tmp_path, "two.json", two)
+    alone = write(tmp_path, "one.json", bundle(patient_resources(request) + [draft(request)]))
+    picked, single = run(path, "--patient", "seed-patient", "--json"), run(alone, "--json")
+    assert picked.returncode == 0, picked.stderr
+    assert json.loads(picked.stdout) == json.loads(single.stdout)
+    # the other patient, named by its urn:uuid fullUrl, has no draft of their own: nothing to evaluate
+    other = run(path, "--patient", "urn:uuid:9d3c1e8a-0000-4000-8000-0000000000a1")
+    assert other.returncode == 2 and "no draft MedicationRequest" in other.stderr
+    with_order = request_from_bundle(two, draft(request), patient="other-patient")
+    assert with_order["context"]["patientId"] == "other-patient"
+    assert [e["resource"]["id"] for e in with_order["prefetch"]["conditions"]["entry"]] == ["other-ra"]
+    assert with_order["prefetch"]["medicationStatements"]["entry"] == []
+
+
+def test_patient_that_is_not_in_the_bundle_or_given_with_a_request_is_refused(tmp_path):
+    path = write(tmp_path, "two.json", _two_patient_bundle(seed()))
+    result = run(path, "--patient", "nobody")
+    assert result.returncode == 2 and "no patient 'nobody'" in result.stderr
+    result = run(SEED, "--patient", "seed-patient")
+    assert result.returncode == 2 and "context.patientId" in result.stderr
+
+
+def test_bundle_medications_travel_with_their_full_urls():
+    from service.dev.bundles import request_from_bundle
+
+    request = seed()
+    entries = [{"resource": r} for r in patient_resources(request) + [draft(request)]]
+    entries.append({"fullUrl": "urn:uuid:1b2c3d4e-0000-4000-8000-00000000e001",
+                    "resource": {"resourceType": "Medication", "code": {"text": "Humira"}}})
+    built = request_from_bundle({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    included = [e for e in built["prefetch"]["medicationRequests"]["entry"] if e["search"]["mode"] == "include"]
+    assert included == [{"fullUrl": "urn:uuid:1b2c3d4e-0000-4000-8000-00000000e001", "search": {"mode": "include"},
+                         "resource": {"resourceType": "Medication", "code": {"text": "Humira"}}}]

@@ -4,8 +4,10 @@ FILE is either
 
 * a patient **Bundle** (``collection``, ``searchset``, ``transaction`` or ``batch``): its resources are split
   into the hook's data sets (Patient, MedicationStatement, MedicationRequest that is not a draft, Condition,
-  AllergyIntolerance, Observation) and its ``draft`` MedicationRequest (or the one given with ``--order``) is
-  evaluated as if the clinician had just selected it (``order-select``); or
+  AllergyIntolerance, Observation, and the Medications they reference) and its ``draft`` MedicationRequest (or the
+  one given with ``--order``) is evaluated as if the clinician had just selected it (``order-select``). A Bundle
+  whose clinical resources belong to more than one patient is refused unless ``--patient ID`` picks one, and then
+  only that patient's resources are used; or
 * a full **CDS Hooks request** (JSON with ``hook`` and ``context``), evaluated from its prefetch exactly as the
   service would, except that nothing is fetched from a FHIR server.
 
@@ -48,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", type=Path, help="patient Bundle (JSON) or a CDS Hooks request (JSON)")
     parser.add_argument("--order", type=Path, help="a MedicationRequest (JSON) to evaluate as the selected draft")
     parser.add_argument("--select", metavar="ID", help="which draft MedicationRequest id to select (default: the first)")
+    parser.add_argument("--patient", metavar="ID",
+                        help="whose records to use when the Bundle holds several patients' (a Patient id, Patient/id "
+                             "or a fullUrl); required then, and only that patient's resources are read")
     parser.add_argument("--hook", choices=("order-select", "order-sign"), default=None,
                         help="hook to simulate for a Bundle (default order-select; a request keeps its own hook)")
     parser.add_argument("--today", type=date.fromisoformat, default=None,
@@ -81,22 +86,25 @@ def evaluate_request(document: dict[str, Any], today: date | None = None) -> tup
 
 
 def load_request(path: Path, order_path: Path | None = None, select: str | None = None,
-                 hook: str | None = None) -> dict[str, Any]:
+                 hook: str | None = None, patient: str | None = None) -> dict[str, Any]:
     """Read FILE (Bundle or request) and optional --order into one CDS Hooks request document."""
     document = read_json(path, "file")
     order = read_json(order_path, "order file") if order_path is not None else None
     if is_request(document):
+        if patient is not None:
+            raise InputError("--patient chooses a patient in a Bundle; a CDS Hooks request names its patient "
+                             "(context.patientId)")
         if order is not None:
             document = request_with_order(document, order)
         result: dict[str, Any] = document
         return result
-    return request_from_bundle(document, order, select, hook or "order-select")
+    return request_from_bundle(document, order, select, hook or "order-select", patient)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        document = load_request(args.file, args.order, args.select, args.hook)
+        document = load_request(args.file, args.order, args.select, args.hook, args.patient)
         request, result = evaluate_request(document, args.today)
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
