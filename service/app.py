@@ -7,7 +7,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any, AsyncIterator, TypeVar
+from typing import AsyncIterator, TypeVar
 
 import httpx
 import orjson
@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 import hooks
+from hooks.response import CDSResponse as HookResponse
 from service import errors
 from service.auth import Authenticator, Unauthorized
 from service.config import SERVICE_ID, Settings
@@ -245,8 +246,7 @@ async def _evaluate(runtime: Runtime, cds_request: CDSRequest) -> Response:
             412, "not-found", f"required data could not be obtained: {', '.join(missing)}", *data.notes
         )
     evaluation = hooks.evaluate(cds_request.hook_input(data, date.today()))
-    body: dict[str, Any] = {"cards": evaluation.cards}
-    response = CDSResponse.model_validate(body)
+    response = HookResponse(cards=evaluation.cards)  # typed cards, validated as they were built
     if not response.cards:
         metrics.silent.labels(cds_request.hook, "nothing-actionable").inc()
     for card in response.cards:

@@ -197,8 +197,9 @@ class Result:
 def evaluate_request(document: dict[str, Any], today: date | None = None) -> Result:
     """Evaluate a CDS Hooks request offline, the way the endpoint does (minus FHIR calls)."""
     import hooks
+    from hooks.response import CDSResponse
     from service.discovery import SERVED_HOOKS
-    from service.models import CDSRequest, CDSResponse
+    from service.models import CDSRequest
     from service.prefetch import PrefetchResolver, required_data_missing
 
     try:
@@ -222,7 +223,7 @@ def evaluate_request(document: dict[str, Any], today: date | None = None) -> Res
                          "(offline evaluation never calls a FHIR server)")
     relevant = hooks.is_relevant_order(request.hook, context.draftOrders, request.selections)
     evaluation = hooks.evaluate(request.hook_input(resolution.data, today or date.today()))
-    response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
+    response = CDSResponse(cards=evaluation.cards if relevant else [])
     return Result(request, evaluation, response, relevant, resolution.data.notes)
 
 
