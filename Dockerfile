@@ -14,7 +14,7 @@ COPY pyproject.toml ./
 COPY hooks ./hooks
 COPY service ./service
 RUN /opt/venv/bin/pip install . \
- && /opt/venv/bin/python -c "import hooks.knowledge, service.app" \
+ && /opt/venv/bin/python -c "import hooks.knowledge; from service.app import create_app" \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 # ---- runtime: the virtualenv, the demo fixtures for the preview page, an unprivileged user
@@ -38,6 +38,7 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
-# sh only prepares an empty per-start metrics directory (several workers share it: /metrics sums them) and
+# `python -m service` checks the configuration (a one-line refusal), then runs uvicorn on the app factory
+# (service.app:create_app, --factory). sh only prepares an empty per-start metrics directory (several workers share it: /metrics sums them) and
 # expands ${WORKERS}; `exec` replaces it, so python is PID 1 and receives SIGTERM directly.
 CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec python -m service --host 0.0.0.0 --port 8000 --workers \"${WORKERS}\""]

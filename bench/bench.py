@@ -1,372 +1,278 @@
-"""Latency/throughput benchmark of the CDS Hooks service against a floor, side by side in one run.
+"""The service beside the framework floor, in one run: interleaved rounds, low-overhead clients, issue 12's goals.
 
-    .venv/bin/python bench/bench.py                # full run (~2-3 minutes on 2 cores)
-    .venv/bin/python bench/bench.py --duration 1   # quicker, noisier
-    .venv/bin/python bench/bench.py --no-fhir      # skip the FHIR-fallback rows (no sekmet needed)
+    .venv/bin/python bench/bench.py                    # every row, ~3 minutes on 2 cores
+    .venv/bin/python bench/bench.py --quick            # a short run that proves the script works (seconds)
+    .venv/bin/python bench/bench.py --only seed        # one row (or a prefix: --only prod)
+    .venv/bin/python bench/bench.py --json out.json    # also write the figures as JSON
 
-What it does:
-  1. starts the service as a real uvicorn subprocess (dev mode CDS_ALLOW_UNAUTHENTICATED=true, a temp SQLite),
-     records its RSS at rest after start-up;
-  2. starts a local sekmet FHIR server (tests/support/fhir_server.SekmetServer, needs .venv-sekmet from
-     scripts/setup-tests.sh) loaded with the seed patient, for the FHIR-fallback rows (no prefetch);
-  3. sends each request once to the service and captures status + response bytes;
-  4. starts the floor (bench/floor.py: a bare FastAPI route under the same uvicorn that JSON-parses the same
-     body and returns the captured bytes);
-  5. for every row, drives the service and the floor alternately with an httpx.AsyncClient load generator
-     (keep-alive, `concurrency` connections, warm-up requests excluded, bounded by count and time) and prints
-     p50/p99 latency, requests/s and the service/floor ratios; then the linearity of cost in history size
-     and the service's peak RSS (VmHWM).
-Results are also written as JSON to bench/results/latest.json (git-ignored).
+How it measures:
+  * The service runs as an operator runs it, ``python -m service --port P`` with CDS_* variables, at its
+    defaults otherwise (log level INFO: the access log is on; it goes to a file). Development mode:
+    ``CDS_ALLOW_UNAUTHENTICATED=true`` and a temporary SQLite store. Production mode: a trusted-clients file in
+    a temporary directory holding a real ES384 and a real RS384 key, ``CDS_ALLOW_UNAUTHENTICATED=false``, every
+    JWT's ``aud`` derived from ``CDS_PUBLIC_BASE_URL``, a fresh JWT per call (unique ``jti``, generated before
+    the clock starts), and the SQLite or a throwaway PostgreSQL replay store.
+  * The floor (bench/floor.py) is a bare FastAPI route under the same uvicorn: it JSON-parses the same body and
+    answers the bytes the service answered for that row (captured first). ratio = service / floor.
+  * Each row alternates the service and the floor in rounds (service first in even rounds, floor first in odd
+    ones), each round ~``--round-seconds`` per side after a warm-up. A round gives each side's p50, p99 and
+    req/s; the table prints the median over the rounds, and the ratio is the median of the per-round ratios
+    (each round's pair was measured under the same machine load), with its min-max over the rounds.
+  * Latency rows: one keep-alive ``http.client.HTTPConnection``, one request at a time. Throughput rows:
+    8 client processes, each on its own keep-alive connection, each request built before the clock starts
+    (``--throughput-client``, chosen by bench/client_ceiling.py: threads contend for the GIL, and http.client
+    costs ~3x the client CPU of the bare-socket client, which held the floor back).
+  * "cpu x" is the service's CPU per request over the floor's (from /proc): steadier than latency when the
+    machine is busy. "client" is the client's own CPU per request (us): on 2 shared cores it is taken from
+    the server. The "# machine" lines before and after give nproc and the load average, to judge the noise.
+  * docs/performance.md explains every figure and records runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
-import copy
-import json
-import os
-import platform
-import signal
-import socket
+import contextlib
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
-
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(REPO / "tests"))
 
+import clients  # noqa: E402
+import common  # noqa: E402
 import gen  # noqa: E402
-
-HOOK_PATH = "/cds-services/axspa-therapy-switch"
-PY = sys.executable
-
-TARGETS = {
-    "seed_ratio": 2.0,
-    "h1000_ratio": 2.5,
-    "h1000_p50_ms": 60.0,
-    "rss_rest_mb": 150.0,
-}
+import orjson  # noqa: E402
 
 
-# ----------------------------------------------------------------------------- processes
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
+@dataclass(frozen=True)
+class Row:
     name: str
-    module: str
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen | None = None
-    log: Path | None = None
+    what: str
+    server: str  # which service process: "dev", "prod-sqlite" or "prod-pg"
+    case: str  # request body: "seed", "h1000", "h5000"
+    concurrency: int = 1
+    alg: str | None = None  # production mode: the JWT algorithm
+    goal: str = ""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, workdir: Path, ready_path: str) -> float:
-        self.log = workdir / f"{self.name}.log"
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        cmd = [PY, "-m", "uvicorn", self.module, "--host", "127.0.0.1", "--port", str(self.port),
-               "--no-access-log", "--log-level", "warning"]
-        t0 = time.perf_counter()
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = t0 + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited during start-up:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + ready_path, timeout=1).status_code == 200:
-                    return time.perf_counter() - t0
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"{self.name} not ready after 30 s:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.05)
-
-    def status_kb(self, key: str) -> int:
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-        return 0
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-
-
-# ----------------------------------------------------------------------------- load generator
-@dataclass
-class Point:
-    latencies_ms: list[float]
-    elapsed_s: float
-    errors: int
-
-    @property
-    def n(self) -> int:
-        return len(self.latencies_ms)
-
-    def pct(self, p: float) -> float:
-        data = sorted(self.latencies_ms)
-        if not data:
-            return float("nan")
-        k = min(len(data) - 1, max(0, round(p / 100 * (len(data) - 1))))
-        return data[k]
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
-
-    @property
-    def p99(self) -> float:
-        return self.pct(99)
-
-    @property
-    def rps(self) -> float:
-        return self.n / self.elapsed_s if self.elapsed_s else float("nan")
-
-
-async def _drive(url: str, body: bytes, case: str, expect: int, concurrency: int, warmup: int,
-                 max_requests: int, duration_s: float) -> Point:
-    headers = {"Content-Type": "application/json", "X-Bench-Case": case}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        errors = 0
-
-        async def one() -> float:
-            nonlocal errors
-            t0 = time.perf_counter()
-            r = await client.post(url, content=body, headers=headers)
-            dt = (time.perf_counter() - t0) * 1000
-            if r.status_code != expect:
-                errors += 1
-            return dt
-
-        # warm-up (excluded): opens the keep-alive connections
-        for _ in range(max(1, warmup // concurrency)):
-            await asyncio.gather(*(one() for _ in range(concurrency)))
-        errors = 0
-        latencies: list[float] = []
-        started = time.perf_counter()
-        deadline = started + duration_s
-        remaining = max_requests
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0 and time.perf_counter() < deadline:
-                remaining -= 1
-                latencies.append(await one())
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return Point(latencies, time.perf_counter() - started, errors)
-
-
-def drive(url: str, body: bytes, case: str, expect: int, concurrency: int, args: argparse.Namespace) -> Point:
-    return asyncio.run(_drive(url, body, case, expect, concurrency, args.warmup, args.max_requests,
-                              args.duration))
-
-
-# ----------------------------------------------------------------------------- cases
-def build_cases(fhir_base: str | None) -> dict[str, tuple[str, bytes]]:
-    """name -> (description, request body bytes)."""
-    seed = gen.load_seed()
-    cases: dict[str, tuple[str, bytes]] = {
-        "seed": ("seed request (3 MS, 1 Cond, 1 Allergy)", orjson.dumps(seed)),
-    }
-    for n in (250, 500, 1000, 2000):
-        cases[f"h{n}"] = (f"history {n} MS / {n // 5} Cond / {n // 20} Allergy",
-                          orjson.dumps(gen.history_request(n)))
-    if fhir_base:
-        fallback = copy.deepcopy(seed)
-        fallback.pop("prefetch", None)
-        fallback["fhirServer"] = fhir_base
-        cases["fhir"] = ("FHIR fallback (no prefetch; 5 reads from sekmet)", orjson.dumps(fallback))
-    return cases
-
-
-def start_sekmet(seed: dict[str, Any]):
-    from support.fhir_server import SekmetServer, prefetch_to_resources, sekmet_available
-
-    if not sekmet_available():
-        print("bench: sekmet not installed (bash scripts/setup-tests.sh); skipping the FHIR-fallback rows",
-              file=sys.stderr)
+    def met(self, r: dict[str, Any]) -> bool | None:
+        """Issue 12's goal for this row, or None when the row has none."""
+        if self.name == "seed":
+            return r["ratio_p50"] <= 2.0
+        if self.name == "h1000":
+            return r["ratio_p50"] <= 2.5 and r["service"]["p50"] <= 60
+        if self.name == "seed-c8":
+            return r["ratio_rps"] >= 0.5
+        if self.name.startswith("prod-"):
+            return r["ratio_p50"] <= 4.0
         return None
-    server = SekmetServer()
-    server.start()
-    server.load_resources(prefetch_to_resources(seed))
-    return server
+
+
+ROWS = [
+    Row("seed", "seed, development mode", "dev", "seed", goal="<= 2.0x"),
+    Row("h1000", "1,000 MS + 200 Cond + 50 Allergy", "dev", "h1000", goal="<= 2.5x, <= 60 ms"),
+    Row("h5000", "5,000 MS + 1,000 Cond + 250 Allergy", "dev", "h5000", goal="(none)"),
+    Row("seed-c8", "seed, 8 concurrent clients", "dev", "seed", concurrency=8, goal=">= 0.5x req/s"),
+    Row("prod-es384-sqlite", "seed, production, ES384, SQLite", "prod-sqlite", "seed", alg="ES384", goal="<= 4.0x"),
+    Row("prod-rs384-sqlite", "seed, production, RS384, SQLite", "prod-sqlite", "seed", alg="RS384", goal="<= 4.0x"),
+    Row("prod-es384-pg", "seed, production, ES384, PostgreSQL", "prod-pg", "seed", alg="ES384", goal="<= 4.0x"),
+    Row("prod-rs384-pg", "seed, production, RS384, PostgreSQL", "prod-pg", "seed", alg="RS384", goal="<= 4.0x"),
+]
+BODIES = {"seed": lambda: gen.load_seed(), "h1000": lambda: gen.history_request(1000),
+          "h5000": lambda: gen.history_request(5000)}
+
+
+# ----------------------------------------------------------------------------- one row, interleaved rounds
+def measure_row(row: Row, port: dict[str, int], body: bytes, creds: common.Credentials | None,
+                args: argparse.Namespace) -> dict[str, Any]:
+    """Service and floor alternately, ``args.rounds`` rounds; per-round figures and their medians."""
+    case = f"{row.server}:{row.case}"
+
+    def tokens(n: int) -> list[str] | None:
+        return creds.tokens(row.alg, n) if row.alg else None
+
+    rounds: dict[str, list[clients.Sample]] = {"service": [], "floor": []}
+    cpu: dict[str, list[float]] = {"service": [], "floor": []}  # server CPU seconds used during each round
+    servers = {"service": args.servers[row.server], "floor": args.servers["floor"]}
+    if row.concurrency == 1:
+        conns = {side: clients.CLIENTS[args.latency_client](port[side]) for side in ("service", "floor")}
+        warm = {side: clients.sequential(conns[side], common.HOOK_PATH, body,
+                                         clients.headers_for(case, tokens(args.warmup), args.warmup))
+                for side in ("service", "floor")}
+        per_request_s = statistics.median(warm["service"].latencies_ms) / 1000
+        n = max(5, min(3000, round(args.round_seconds / per_request_s)))
+        # every token of the row, made now (before the first timed round); the floor gets the same headers
+        headers = clients.headers_for(case, tokens(n * args.rounds), n * args.rounds)
+    else:
+        n = 0
+        # more requests per round than the floor answers on 2 cores (tokens are costly, plain headers are not)
+        estimate = int(args.throughput_seconds * (6000 if row.alg else 20000))
+        headers = clients.headers_for(case, tokens(estimate * args.rounds), estimate * args.rounds)
+    for r in range(args.rounds):
+        for side in (("service", "floor") if r % 2 == 0 else ("floor", "service")):
+            mine = headers[r * n:(r + 1) * n] if n else headers[r::args.rounds]
+            cpu0 = servers[side].cpu_seconds()
+            if row.concurrency == 1:
+                sample = clients.sequential(conns[side], common.HOOK_PATH, body, mine)
+            else:
+                sample = clients.concurrent(port[side], common.HOOK_PATH, body, mine, row.concurrency,
+                                            args.throughput_seconds, client=args.throughput_client)
+            cpu[side].append(servers[side].cpu_seconds() - cpu0)
+            rounds[side].append(sample)
+    if row.concurrency == 1:
+        for conn in conns.values():
+            conn.close()
+
+    def summary(side: str) -> dict[str, Any]:
+        samples = rounds[side]
+        statuses: dict[str, int] = {}
+        for s in samples:
+            for status, count in s.statuses.items():
+                statuses[str(status)] = statuses.get(str(status), 0) + count
+        return {"p50": statistics.median(s.p50 for s in samples), "p99": statistics.median(s.p99 for s in samples),
+                "rps": statistics.median(s.rps for s in samples), "n": sum(s.n for s in samples),
+                "statuses": statuses,
+                "server_cpu": statistics.median(c / s.elapsed_s for c, s in zip(cpu[side], samples)),
+                "server_cpu_ms_per_request": statistics.median(c / s.n * 1000 for c, s in zip(cpu[side], samples)),
+                "client_us_per_request": statistics.median(s.client_cpu_s / s.n * 1e6 for s in samples),
+                "rounds": [{"p50": s.p50, "p99": s.p99, "rps": s.rps, "n": s.n} for s in samples]}
+
+    def ratios(figure: str) -> list[float]:
+        return [getattr(s, figure) / getattr(f, figure) for s, f in zip(rounds["service"], rounds["floor"])]
+
+    result = {"row": row.name, "what": row.what, "concurrency": row.concurrency, "request_bytes": len(body),
+              "service": summary("service"), "floor": summary("floor"), "goal": row.goal}
+    for figure in ("p50", "p99", "rps"):
+        values = ratios(figure)
+        result[f"ratio_{figure}"] = statistics.median(values)
+        result[f"ratio_{figure}_range"] = [min(values), max(values)]
+    # server CPU per request, service over floor: steadier than latency on a busy machine (/proc: 10 ms ticks)
+    result["ratio_cpu"] = statistics.median(
+        (cs / s.n) / (cf / f.n) if cf else float("nan")
+        for cs, cf, s, f in zip(cpu["service"], cpu["floor"], rounds["service"], rounds["floor"]))
+    result["met"] = row.met(result)
+    return result
+
+
+# ----------------------------------------------------------------------------- printing
+HEADER = (f"{'row':<18}{'conc':>4} |{'svc p50':>8}{'p99':>7}{'req/s':>7} |{'flr p50':>8}{'p99':>7}{'req/s':>7} |"
+          f"{'ratio':>7}{'(min-max)':>13}{'p99 x':>6}{'rps x':>6}{'cpu x':>6} |{'client':>7} | {'goal':<18}{'result'}")
+
+
+def row_line(r: dict[str, Any]) -> str:
+    s, f = r["service"], r["floor"]
+    key = "rps" if r["concurrency"] > 1 else "p50"  # the figure the goal is about
+    low, high = r[f"ratio_{key}_range"]
+    verdict = {True: "MET", False: "MISSED", None: "-"}[r["met"]]
+    bad = {k: v for k, v in s["statuses"].items() if k != "200"} | {k: v for k, v in f["statuses"].items()
+                                                                      if k != "200"}
+    return (f"{r['row']:<18}{r['concurrency']:>4} |{s['p50']:>8.2f}{s['p99']:>7.2f}{s['rps']:>7.0f} |"
+            f"{f['p50']:>8.2f}{f['p99']:>7.2f}{f['rps']:>7.0f} |{r[f'ratio_{key}']:>6.2f}x"
+            f"{f' ({low:.2f}-{high:.2f})':>13}{r['ratio_p99']:>6.2f}{r['ratio_rps']:>6.2f}{r['ratio_cpu']:>6.1f} |"
+            f"{s['client_us_per_request']:>7.0f} | {r['goal']:<18}{verdict}"
+            + (f"  UNEXPECTED STATUSES {bad}" if bad else ""))
 
 
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=2.5, help="seconds measured per row and server")
-    parser.add_argument("--max-requests", type=int, default=3000, help="most requests measured per row")
-    parser.add_argument("--warmup", type=int, default=16, help="warm-up requests per row (excluded)")
-    parser.add_argument("--no-fhir", action="store_true", help="skip the FHIR-fallback rows")
-    parser.add_argument("--json", type=Path, default=BENCH / "results" / "latest.json")
-    parser.add_argument("--app", default="service.app:app", help="ASGI app of the service (for A/B runs)")
+    parser.add_argument("--quick", action="store_true", help="3 short rounds per row: checks the script works")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this row (or the rows starting with NAME); repeatable. Rows: "
+                             + ", ".join(r.name for r in ROWS))
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON to FILE")
+    parser.add_argument("--rounds", type=int, help="rounds per row (default 7, --quick 3)")
+    parser.add_argument("--round-seconds", type=float, help="latency rows: seconds per side per round (1.0)")
+    parser.add_argument("--throughput-seconds", type=float, help="throughput rows: seconds per side per round (2)")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up requests per latency row and side")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server logs)")
+    parser.add_argument("--latency-client", choices=list(clients.CLIENTS), default="http.client")
+    parser.add_argument("--throughput-client", choices=list(clients.CLIENTS), default="socket")
     args = parser.parse_args(argv)
-    wall0 = time.perf_counter()
+    args.rounds = args.rounds or (3 if args.quick else 7)
+    args.round_seconds = args.round_seconds or (0.3 if args.quick else 1.0)
+    args.throughput_seconds = args.throughput_seconds or (0.5 if args.quick else 2.0)
+    names = {r.name for r in ROWS}  # --only NAME: that row if NAME is a row's name, else every row starting with it
+    rows = [r for r in ROWS if not args.only
+            or any(r.name == o if o in names else r.name.startswith(o) for o in args.only)]
+    if not rows:
+        parser.error(f"--only matches no row (rows: {', '.join(r.name for r in ROWS)})")
 
-    workdir = Path(tempfile.mkdtemp(prefix="axspa-bench-"))
-    service = Server("service", args.app, {
-        "CDS_ALLOW_UNAUTHENTICATED": "true",
-        "CDS_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "CDS_LOG_LEVEL": "WARNING",
-    })
-    floor = Server("floor", "bench.floor:app", {"BENCH_FLOOR_RESPONSES": str(workdir / "responses.json")})
-    sekmet = None
-    results: dict[str, Any] = {"rows": []}
-    try:
-        startup_s = service.start(workdir, "/readyz")
-        time.sleep(1.0)
-        rest_rss_kb = service.status_kb("VmRSS")
-        if not args.no_fhir:
-            sekmet = start_sekmet(gen.load_seed())
-        cases = build_cases(sekmet.base_url if sekmet else None)
+    started = time.perf_counter()
+    print("# axSpA CDS Hooks service beside the framework floor (bench/bench.py" + (" --quick" if args.quick else "")
+          + ")")
+    results: dict[str, Any] = {"rows": [], "skipped": [], "quick": args.quick,
+                               "argv": sys.argv[1:] if argv is None else argv,
+                               "machine_before": common.machine_line("before")}
+    print(results["machine_before"])
+    print(f"# {args.rounds} interleaved rounds per row; latency rows ~{args.round_seconds:g} s per side per round "
+          f"with {args.latency_client} (one keep-alive connection); throughput rows {args.throughput_seconds:g} s "
+          f"per side per round, 8 processes x {args.throughput_client}. Times in ms, client-side.")
+    with contextlib.ExitStack() as stack:
+        work = stack.enter_context(common.workdir(keep=args.keep))
+        # ---- the servers each selected row needs, started once; then the floor with their captured answers
+        needed = {r.server for r in rows}
+        creds = common.Credentials(work) if needed & {"prod-sqlite", "prod-pg"} else None
+        envs: dict[str, dict[str, str]] = {}
+        if "dev" in needed:
+            envs["dev"] = common.dev_env(work, "dev")
+        if "prod-sqlite" in needed:
+            envs["prod-sqlite"] = creds.env(f"sqlite:///{work / 'prod.sqlite3'}")
+        if "prod-pg" in needed:
+            pg, why = stack.enter_context(common.postgres_or_none())
+            if pg is None:
+                line = f"PostgreSQL rows skipped: PostgreSQL is not installed here ({why})"
+                print(f"# {line}")
+                results["skipped"].append(line)
+                rows = [r for r in rows if r.server != "prod-pg"]
+            else:
+                envs["prod-pg"] = creds.env(pg.url)
+        args.servers = {name: stack.enter_context(common.service(name, work, env)) for name, env in envs.items()}
+        bodies = {case: orjson.dumps(BODIES[case]()) for case in {r.case for r in rows}}
+        captured = {}
+        for row in rows:
+            key = f"{row.server}:{row.case}"
+            if key not in captured:
+                auth = {"Authorization": f"Bearer {creds.tokens(row.alg, 1)[0]}"} if row.alg else {}
+                captured[key] = common.capture(args.servers[row.server].port, bodies[row.case], auth)
+                if captured[key]["status"] != 200:
+                    raise SystemExit(f"bench: {key} answered {captured[key]['status']}: "
+                                     f"{captured[key]['bytes'][:300]!r}\n{args.servers[row.server].log_tail()}")
+        responses = common.write_floor_responses(work / "floor-responses.json", captured)
+        args.servers["floor"] = stack.enter_context(common.floor(work, responses))
+        rss_start = {name: sum(s.rss_mb().values()) for name, s in args.servers.items()}
 
-        # capture the service's answer to each request: the floor returns the same bytes
-        captured: dict[str, dict[str, Any]] = {}
-        with httpx.Client(timeout=30) as client:
-            for name, (_, body) in cases.items():
-                r = client.post(service.url + HOOK_PATH, content=body,
-                                headers={"Content-Type": "application/json"})
-                captured[name] = {"status": r.status_code, "media_type": r.headers.get("content-type", ""),
-                                  "body": base64.b64encode(r.content).decode(), "size": len(r.content),
-                                  "cards": len(r.json().get("cards", [])) if r.status_code == 200 else None}
-                if r.status_code != 200:
-                    print(f"bench: WARNING: {name} -> HTTP {r.status_code}: {r.text[:300]}", file=sys.stderr)
-        (workdir / "responses.json").write_bytes(orjson.dumps(captured))
-        floor.start(workdir, "/healthz")
+        print(HEADER)
+        print("-" * len(HEADER))
+        for row in rows:
+            port = {"service": args.servers[row.server].port, "floor": args.servers["floor"].port}
+            result = measure_row(row, port, bodies[row.case], creds, args)
+            results["rows"].append(result)
+            print(row_line(result), flush=True)
+        rss_end = {name: sum(s.rss_mb().values()) for name, s in args.servers.items()}
 
-        plan = [(name, 1) for name in cases] + [(name, 8) for name in ("seed", "h1000", "fhir") if name in cases]
-        print(f"# axSpA CDS Hooks service benchmark  {time.strftime('%Y-%m-%d %H:%M')}  "
-              f"{platform.node()}  {os.cpu_count()} cores  Python {platform.python_version()}")
-        print(f"# service start-up {startup_s:.2f} s; {args.duration:.1f} s or {args.max_requests} requests per "
-              f"row and server after {args.warmup} warm-up requests; latencies in ms, client-side (httpx)")
-        header = (f"{'case':<7}{'conc':>5}{'req KiB':>9}{'resp B':>8} | {'svc p50':>8}{'svc p99':>8}{'svc rps':>8} | "
-                  f"{'flr p50':>8}{'flr p99':>8}{'flr rps':>8} | {'p50 x':>6}{'p99 x':>6}{'rps x':>6}")
-        print(header)
-        print("-" * len(header))
-        for name, conc in plan:
-            desc, body = cases[name]
-            expect = captured[name]["status"]
-            svc = drive(service.url + HOOK_PATH, body, name, expect, conc, args)
-            flr = drive(floor.url + HOOK_PATH, body, name, expect, conc, args)
-            row = {
-                "case": name, "description": desc, "concurrency": conc, "request_bytes": len(body),
-                "response_bytes": captured[name]["size"], "status": expect, "cards": captured[name]["cards"],
-                "service": {"p50": svc.p50, "p99": svc.p99, "rps": svc.rps, "n": svc.n, "errors": svc.errors},
-                "floor": {"p50": flr.p50, "p99": flr.p99, "rps": flr.rps, "n": flr.n, "errors": flr.errors},
-                "ratio_p50": svc.p50 / flr.p50, "ratio_p99": svc.p99 / flr.p99, "ratio_rps": svc.rps / flr.rps,
-            }
-            results["rows"].append(row)
-            flag = "" if not (svc.errors or flr.errors) else f"  ERRORS svc={svc.errors} floor={flr.errors}"
-            print(f"{name:<7}{conc:>5}{len(body) / 1024:>9.0f}{captured[name]['size']:>8} | "
-                  f"{svc.p50:>8.2f}{svc.p99:>8.2f}{svc.rps:>8.0f} | {flr.p50:>8.2f}{flr.p99:>8.2f}{flr.rps:>8.0f} | "
-                  f"{row['ratio_p50']:>6.2f}{row['ratio_p99']:>6.2f}{row['ratio_rps']:>6.2f}  n={svc.n}/{flr.n}{flag}",
-                  flush=True)
-
-        peak_kb = service.status_kb("VmHWM")
-        end_rss_kb = service.status_kb("VmRSS")
-        floor_rest_kb = floor.status_kb("VmRSS")
-        results["memory"] = {"service_rss_rest_mb": rest_rss_kb / 1024, "service_peak_mb": peak_kb / 1024,
-                             "service_rss_end_mb": end_rss_kb / 1024, "floor_rss_mb": floor_rest_kb / 1024}
-        print()
-        print(f"service RSS at rest after start-up: {rest_rss_kb / 1024:.1f} MiB; peak (VmHWM) {peak_kb / 1024:.1f} MiB;"
-              f" at the end {end_rss_kb / 1024:.1f} MiB   (floor: {floor_rest_kb / 1024:.1f} MiB)")
-
-        # linearity: service-only cost (p50 service - p50 floor) against history size
-        by = {(r["case"], r["concurrency"]): r for r in results["rows"]}
-        sizes = [n for n in (250, 500, 1000, 2000) if (f"h{n}", 1) in by]
-        lin: dict[str, Any] = {}
-        if len(sizes) >= 3:
-            xs = [float(n) for n in sizes]
-            ys = [by[(f"h{n}", 1)]["service"]["p50"] for n in sizes]
-            own = [by[(f"h{n}", 1)]["service"]["p50"] - by[(f"h{n}", 1)]["floor"]["p50"] for n in sizes]
-            slope, intercept, r2 = _fit(xs, ys)
-            slope_own, intercept_own, r2_own = _fit(xs, own)
-            per_stmt = [y / x * 1000 for x, y in zip(xs, own)]
-            lin = {"sizes": sizes, "p50": ys, "own_p50": own, "slope_ms_per_1000": slope * 1000,
-                   "intercept_ms": intercept, "r2": r2, "own_slope_ms_per_1000": slope_own * 1000,
-                   "own_r2": r2_own, "own_ms_per_1000_by_size": per_stmt,
-                   "ratio_2000_over_1000": ys[-1] / by[("h1000", 1)]["service"]["p50"] if 2000 in sizes else None}
-            print("history size:            " + "".join(f"{n:>9}" for n in sizes))
-            print("service p50 (ms):        " + "".join(f"{y:>9.2f}" for y in ys))
-            print("service - floor (ms):    " + "".join(f"{y:>9.2f}" for y in own))
-            print(f"linear fit of p50: {slope * 1000:.2f} ms per 1,000 statements + {intercept:.2f} ms, R^2 = {r2:.4f};"
-                  f" service-own cost: {slope_own * 1000:.2f} ms per 1,000, R^2 = {r2_own:.4f}")
-        results["linearity"] = lin
-
-        # targets
-        print()
-        seed_r = by.get(("seed", 1))
-        h1000 = by.get(("h1000", 1))
-        checks = []
-        if seed_r:
-            checks.append(("seed p50 <= 2.0x floor", seed_r["ratio_p50"] <= TARGETS["seed_ratio"],
-                           f"{seed_r['ratio_p50']:.2f}x ({seed_r['service']['p50']:.2f} vs {seed_r['floor']['p50']:.2f} ms)"))
-        if h1000:
-            checks.append(("1,000-statement p50 <= 2.5x floor", h1000["ratio_p50"] <= TARGETS["h1000_ratio"],
-                           f"{h1000['ratio_p50']:.2f}x ({h1000['service']['p50']:.2f} vs {h1000['floor']['p50']:.2f} ms)"))
-            checks.append(("1,000-statement p50 <= 60 ms", h1000["service"]["p50"] <= TARGETS["h1000_p50_ms"],
-                           f"{h1000['service']['p50']:.2f} ms"))
-        if lin:
-            ok = lin["r2"] >= 0.98 and (lin["ratio_2000_over_1000"] or 2) <= 2.3
-            checks.append(("cost linear in history size", ok,
-                           f"R^2 {lin['r2']:.4f}, p50(2000)/p50(1000) = {lin['ratio_2000_over_1000']:.2f}"))
-        checks.append(("RSS at rest <= 150 MB", rest_rss_kb / 1024 <= TARGETS["rss_rest_mb"],
-                       f"{rest_rss_kb / 1024:.1f} MiB (peak {peak_kb / 1024:.1f} MiB)"))
-        for what, ok, figure in checks:
-            print(f"target {'MET ' if ok else 'MISSED'}  {what:<36} {figure}")
-        results["targets"] = [{"target": w, "met": ok, "figure": f} for w, ok, f in checks]
-        results["wall_s"] = time.perf_counter() - wall0
-        print(f"\nbenchmark wall time {results['wall_s']:.0f} s")
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
-        return 0 if all(ok for _, ok, _ in checks) else 1
-    finally:
-        floor.stop()
-        service.stop()
-        if sekmet is not None:
-            sekmet.stop()
-
-
-def _fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    slope = sxy / sxx
-    intercept = my - slope * mx
-    ss_tot = sum((y - my) ** 2 for y in ys)
-    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys))
-    return slope, intercept, 1 - ss_res / ss_tot if ss_tot else 1.0
+    by_name = {r["row"]: r for r in results["rows"]}
+    print()
+    print("ratio = median over rounds of service/floor (p50; req/s for concurrency 8); (min-max) over the rounds;")
+    print("cpu x = the service's CPU per request over the floor's (from /proc, 10 ms ticks); client = the client's"
+          " own CPU per request to the service, in us.")
+    for r in results["rows"]:
+        if r["concurrency"] > 1:
+            print(f"{r['row']}: CPU used by the service {r['service']['server_cpu']:.2f} cores, by the floor "
+                  f"{r['floor']['server_cpu']:.2f} (one uvicorn process each: 1.00 = saturated)")
+    if "h1000" in by_name and "h5000" in by_name:
+        grow = by_name["h5000"]["service"]["p50"] / by_name["h1000"]["service"]["p50"]
+        floor_grow = by_name["h5000"]["floor"]["p50"] / by_name["h1000"]["floor"]["p50"]
+        print(f"5,000 vs 1,000 statements: service p50 x{grow:.1f}, floor p50 x{floor_grow:.1f} for 5x the "
+              f"statements (linear: about x5)")
+    print("RSS (MiB) at start -> end: " + ", ".join(f"{n} {rss_start[n]:.0f} -> {rss_end[n]:.0f}" for n in rss_start))
+    for line in results["skipped"]:
+        print(line)
+    results["rss_mb"] = {"start": rss_start, "end": rss_end}
+    return common.finish(results, started, args.json)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-SEED_CANDIDATES = (
-    REPO / "fhir_fixtures" / "seed" / "seed-patient.order-select.json",
-    REPO.parent / "shared" / "examples" / "seed-patient.order-select.json",
-)
+# The README's seed request (the case the project was born from): etanercept injection-site reaction,
+# upadacitinib primary non-response, celecoxib limited relief; the clinician selects upadacitinib again.
+SEED_REQUEST = REPO / "fhir_fixtures" / "seed" / (
+    "in-seed-as-is-upadacitinib-after-upadacitinib-failure-warns-suggests-bdmard.request.json")
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -120,10 +120,7 @@ ALLERGENS: list[tuple[str, str, str, str]] = [
 
 
 def load_seed() -> dict[str, Any]:
-    for path in SEED_CANDIDATES:
-        if path.is_file():
-            return json.loads(path.read_text())
-    raise FileNotFoundError("seed request not found in " + ", ".join(map(str, SEED_CANDIDATES)))
+    return json.loads(SEED_REQUEST.read_text())
 
 
 def _date(rng: random.Random, start_year: int = 2005, end_year: int = 2026) -> str:

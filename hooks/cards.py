@@ -179,12 +179,12 @@ def _recommendation_lines(ci: CardInput, plan: Plan, already_said: frozenset[str
         lines = [f"Preferred: **{preferred.display}** ({preferred.drug_class.label}){why}."
                  + (f" Alternatives: {others}." if others else "")]
     lines += [_line(f) for f in plan.basis if f.rule.id not in already_said]
-    shown = {k: why for k, why in plan.excluded.items() if why.rule is not None or why.reason != "the drug being ordered"}
+    shown = {k: ex for k, ex in plan.excluded.items() if ex.rule is not None or ex.reason != "the drug being ordered"}
     if shown:
         by_reason: dict[str, list[str]] = {}
-        for key, why in sorted(shown.items()):
-            by_reason.setdefault(why.text, []).append(kb.drugs[key].name)
-        never = "; ".join(f"{', '.join(drugs)} ({why})" for why, drugs in by_reason.items())
+        for key, ex in sorted(shown.items()):
+            by_reason.setdefault(ex.text, []).append(kb.drugs[key].name)
+        never = "; ".join(f"{', '.join(drugs)} ({reason})" for reason, drugs in by_reason.items())
         lines.append(f"Not suggested: {never}.")
     return lines
 

@@ -67,7 +67,7 @@ def _relevant_orders(kb: Knowledge, hook: str, draft_orders: Any, selections: tu
     return sorted(out, key=lambda od: od[0].ref)
 
 
-def is_relevant_order(hook: str, draft_orders: dict, selections: tuple[str, ...]) -> bool:
+def is_relevant_order(hook: str, draft_orders: dict[str, Any], selections: tuple[str, ...]) -> bool:
     """Cheap pre-check (no patient data): does any selected/drafted order name a drug this hook speaks about?"""
     try:
         return bool(_relevant_orders(knowledge(), hook, draft_orders, selections))

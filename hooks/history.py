@@ -1,15 +1,14 @@
-"""Therapy history: medication records merged into courses, each with a classified stop reason.
+"""Therapy history: medication records merged into courses, each with the reason it stopped.
 
-Classification rules (also documented in knowledge/rules.toml [history] and [stop_reasons]):
-- The recorded reason (statusReason, reasonCode, notes) is matched against the stop-reason patterns in precedence
-  order: secondary non-response, class adverse event, allergy, local adverse event, adverse event, primary
-  non-response, other. First match wins.
-- "Not effective" wording is primary non-response only after an adequate trial (>= 12 weeks) or when the duration
-  is unknown; before 12 weeks it is an inadequate trial. Explicit "primary non-response/failure" counts at any
-  duration.
-- No reason in the course: the patient's AllergyIntolerance for the drug is read (reactions, then type).
-- Still no reason: a b/tsDMARD stopped before 12 weeks is an inadequate trial; otherwise the reason is unknown.
+Why a course stopped is read by hooks/stop_reasons.py from the data in knowledge/stop_reasons.toml (categories,
+phrases, codes, precedence and the course-length thresholds; its header explains the reading). Here:
+- What is read: the course's stop reasons (statusReason texts and codings) and its notes; never the order's
+  reasonCode or reasonReference, which is the indication.
+- Nothing stated: the patient's AllergyIntolerance for the drug (its reactions, then its type); still nothing, a
+  b/tsDMARD stopped before the adequate trial (12 weeks) is an inadequate trial; otherwise the reason is unknown.
   A failure type is never guessed.
+- A stop that is no failure (NOT_FAILURE) never makes a drug "failed", never counts for the JAK labels, and is shown
+  as what it was; the evidence column shows the record text that decided.
 """
 
 from __future__ import annotations
@@ -17,9 +16,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
-from hooks.knowledge import Knowledge, StopReasonMatcher
+from hooks.knowledge import Knowledge
 from hooks.record import AllergyRecord, MedRecord
+from hooks.stop_reasons import Classifier, Coding, classifier, stop_reason_data
 
 # Stop-reason categories: why a course ended. The classifier's phrases, codes and precedence are data
 # (knowledge/stop_reasons.toml); these names are the interface the rules and cards read.
@@ -38,24 +39,15 @@ TEMPORARY = "temporary-hold"  # surgery, procedure, intercurrent illness, other 
 CONVENIENCE = "convenience-switch"  # switched for route, device or dosing convenience, not for failure
 INADEQUATE = "inadequate-trial"  # stopped before an adequate trial with no reason (or "ineffective" too early)
 UNKNOWN = "unknown"  # no reason recorded, or none the classifier recognises
-OTHER = "other"  # legacy catch-all of the old classifier (cost, preference, remission...): replaced by the above
 
 NONRESPONSE = frozenset({PRIMARY, SECONDARY})  # efficacy failures
 ADVERSE = frozenset({AE_LOCAL, AE_CLASS, AE, ALLERGY})  # intolerance: blocks the molecule
 #: "Inadequate response or intolerance" in the JAK inhibitor labels' sense (a serious infection counts as intolerance).
 LABEL_FAILURE = NONRESPONSE | ADVERSE | {INFECTION}
 #: Stops that are no failure at all: never "failed", never TNF-blocker failure for the JAK labels.
-NOT_FAILURE = frozenset({PREGNANCY, REMISSION, ACCESS, ADHERENCE, TEMPORARY, CONVENIENCE, INADEQUATE, OTHER})
-_BY_MATCHER = {
-    "secondary_nonresponse": SECONDARY,
-    "adverse_event_class": AE_CLASS,
-    "allergy": ALLERGY,
-    "adverse_event_local": AE_LOCAL,
-    "adverse_event": AE,
-    "primary_nonresponse": PRIMARY,
-    "primary_nonresponse_explicit": PRIMARY,
-    "other": OTHER,
-}
+NOT_FAILURE = frozenset({PREGNANCY, REMISSION, ACCESS, ADHERENCE, TEMPORARY, CONVENIENCE, INADEQUATE})
+CATEGORIES = NONRESPONSE | ADVERSE | NOT_FAILURE | {INFECTION, UNKNOWN}
+_SETTINGS = stop_reason_data().history
 OUTCOME_LABELS = {
     PRIMARY: "primary non-response",
     SECONDARY: "secondary non-response (lost response)",
@@ -63,17 +55,19 @@ OUTCOME_LABELS = {
     AE_CLASS: "adverse event, TNF-class type",
     AE: "adverse event / intolerance (not non-response)",
     ALLERGY: "allergy / hypersensitivity",
-    INFECTION: "serious infection on treatment (not non-response)",
+    INFECTION: "infection on treatment (not non-response)",
     PREGNANCY: "stopped for pregnancy (not failure)",
     REMISSION: "stopped in remission / planned taper (not failure)",
     ACCESS: "stopped for cost or access (not failure)",
     ADHERENCE: "non-adherence or patient choice (not failure)",
     TEMPORARY: "temporary hold, e.g. surgery (not failure)",
     CONVENIENCE: "switched for convenience (not failure)",
-    INADEQUATE: "inadequate trial (< 12 weeks): not a failure",
+    INADEQUATE: f"inadequate trial (< {_SETTINGS.adequate_trial_weeks} weeks): not a failure",
     UNKNOWN: "stopped, reason not recorded",
-    OTHER: "stopped for another reason (not failure)",
 }
+#: UNKNOWN when the record does give a reason, but not one that is a drug failure (e.g. renal failure not linked
+#: to the drug): the evidence column shows it.
+UNCLASSIFIED_LABEL = "stopped; the recorded reason is no recognised drug failure"
 _ACTIVE = frozenset({"active", "intended", "on-hold"})
 _ENDED = frozenset({"completed", "stopped", "cancelled"})
 
@@ -90,16 +84,20 @@ class Course:
     end: date | None
     status: str  # "active" | "stopped" | "unknown"
     stop_reason: str | None  # one of the constants above; None while active
-    evidence: tuple[str, ...]  # the record text the classification read
+    evidence: tuple[str, ...]  # the record text that decided the stop reason (while active: what the record says)
     sources: tuple[str, ...]  # "MedicationStatement/id", ...
     labels: tuple[str, ...]  # the medication as written in the record
     duration_days: int | None
+    serious: bool = False  # the adverse event or infection it stopped for was serious (admission, sepsis, TB...)
 
     @property
     def outcome(self) -> str:
         if self.status == "active":
             return "ongoing"
-        return OUTCOME_LABELS.get(self.stop_reason or UNKNOWN, self.stop_reason or "")
+        if self.stop_reason in (None, UNKNOWN) and self.evidence:
+            return UNCLASSIFIED_LABEL
+        label = OUTCOME_LABELS.get(self.stop_reason or UNKNOWN, self.stop_reason or "")
+        return f"{label}; serious" if self.serious else label
 
     @property
     def failed(self) -> bool:
@@ -122,44 +120,48 @@ class Course:
         return self.stop_reason in NOT_FAILURE
 
 
-def _match(matchers: tuple[StopReasonMatcher, ...], texts: tuple[str, ...], codes: frozenset[str]) -> tuple[str, str] | None:
-    """First (category, evidence) whose codes or patterns match."""
-    for m in matchers:
-        if codes & m.codes:
-            return _BY_MATCHER[m.key], ", ".join(sorted(codes & m.codes))
-        if m.pattern is not None:
-            for text in texts:
-                if m.pattern.search(text):
-                    return _BY_MATCHER[m.key], text
-    return None
+@lru_cache(maxsize=4)
+def _classifier(kb: Knowledge) -> Classifier:
+    """The stop-reason classifier for this knowledge base's drug names; its categories must be exactly ours."""
+    clf = classifier(tuple(sorted(kb.drug_by_name.items())), tuple(sorted((k, d.family) for k, d in kb.drugs.items())))
+    if set(clf.data.categories) != CATEGORIES:
+        raise ValueError(f"stop_reasons.toml categories {sorted(clf.data.categories)} != history {sorted(CATEGORIES)}")
+    return clf
+
+
+@dataclass(frozen=True, slots=True)
+class StopReading:
+    reason: str
+    evidence: tuple[str, ...]
+    serious: bool = False
 
 
 def classify_stop(
     kb: Knowledge,
+    drug_key: str,
     texts: tuple[str, ...],
-    codes: frozenset[str],
+    codes: tuple[Coding, ...],
     allergies: list[AllergyRecord],
     duration_days: int | None,
-    advanced: bool,
-) -> tuple[str, tuple[str, ...]]:
-    """(stop reason, evidence) for a stopped course; see the module docstring for the rules."""
-    hit = _match(kb.stop_reasons, texts, codes)
-    if hit is not None:
-        reason, evidence = hit
-        if reason == PRIMARY and duration_days is not None and duration_days < kb.adequate_trial_days:
-            if _match((kb.explicit_primary,), texts, codes) is None:
-                weeks = duration_days // 7
-                return INADEQUATE, (evidence, f"reported ineffective after {weeks} weeks (< 12: inadequate trial)")
-        return reason, (evidence,)
+) -> StopReading:
+    """Why a stopped course of ``drug_key`` ended; see the module docstring for the order of the evidence."""
+    drug = kb.drugs[drug_key]
+    clf = _classifier(kb)
+    advanced = drug.drug_class.advanced
+    read = clf.classify(texts, codes, drug=drug_key, family=drug.family, advanced=advanced, duration_days=duration_days)
+    if read.category is not None:
+        return StopReading(read.category, read.evidence, read.serious)
     for allergy in allergies:
-        hit = _match(tuple(m for m in kb.stop_reasons if _BY_MATCHER[m.key] in ADVERSE), allergy.reactions, frozenset())
-        if hit is not None:
-            return hit[0], (f"{allergy.kind}: {hit[1]}",)
-        reason = ALLERGY if allergy.kind == "allergy" else AE
-        return reason, (f"{allergy.kind} recorded ({allergy.ref})",)
-    if advanced and duration_days is not None and duration_days < kb.adequate_trial_days:
-        return INADEQUATE, (f"stopped after {duration_days // 7} weeks, no reason recorded",)
-    return UNKNOWN, ()
+        found = clf.classify(allergy.reactions, drug=drug_key, family=drug.family, advanced=advanced,
+                             duration_days=None, only=ADVERSE)
+        if found.category is not None:
+            return StopReading(found.category, tuple(f"{allergy.kind}: {e}" for e in found.evidence[:1]), found.serious)
+        return StopReading(ALLERGY if allergy.kind == "allergy" else AE, (f"{allergy.kind} recorded ({allergy.ref})",))
+    trial_days = _SETTINGS.adequate_trial_weeks * 7
+    if advanced and duration_days is not None and duration_days < trial_days:
+        why = f"stopped after {duration_days // 7} weeks, no reason recorded"
+        return StopReading(INADEQUATE, (*read.evidence, why))
+    return StopReading(UNKNOWN, read.evidence)
 
 
 def _clusters(records: list[MedRecord], gap_days: int, today: date) -> list[list[MedRecord]]:
@@ -210,12 +212,14 @@ def _course(
     duration = None
     if start is not None:
         duration = ((end or today) - start).days if status == "active" or end else None
-    texts = tuple(dict.fromkeys(t for r in recs for t in r.reasons))
-    codes = frozenset(c for r in recs for c in r.reason_codes)
+    texts = tuple(dict.fromkeys([t for r in recs for t in r.stop_texts] + [t for r in recs for t in r.notes]))
+    codes = tuple(dict.fromkeys(c for r in recs for c in r.stop_codes))
+    serious = False
     if status == "active":
         reason, evidence = None, texts
     else:
-        reason, evidence = classify_stop(kb, texts, codes, allergies, duration, drug.drug_class.advanced)
+        read = classify_stop(kb, drug_key, texts, codes, allergies, duration)
+        reason, evidence, serious = read.reason, read.evidence, read.serious
         if status == "unknown" and reason == UNKNOWN:
             reason = None
     return Course(
@@ -231,6 +235,7 @@ def _course(
         sources=tuple(sorted({r.ref for r in recs})),
         labels=tuple(sorted({r.label for r in recs if r.label})),
         duration_days=duration,
+        serious=serious,
     )
 
 
@@ -246,7 +251,7 @@ def build_history(
         allergies_by_drug[a.drug].append(a)
     courses: list[Course] = []
     for drug_key in sorted(by_drug):
-        for cluster in _clusters(by_drug[drug_key], kb.merge_gap_days, today):
+        for cluster in _clusters(by_drug[drug_key], _SETTINGS.merge_gap_days, today):
             courses.append(_course(kb, drug_key, cluster, allergies_by_drug[drug_key], today, notes))
     for drug_key in sorted(allergies_by_drug.keys() - by_drug.keys()):
         notes.append(f"{kb.drugs[drug_key].name}: allergy/intolerance recorded but no course of it in the record.")

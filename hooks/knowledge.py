@@ -128,14 +128,6 @@ class Rule:
         return next((s.set_ids[drug_key] for s in self.sources if drug_key in s.set_ids), "")
 
 
-@dataclass(frozen=True, slots=True)
-class StopReasonMatcher:
-    key: str
-    label: str
-    pattern: re.Pattern[str] | None
-    codes: frozenset[str]
-
-
 @dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: one instance, memo caches key on it
 class Knowledge:
     drugs: dict[str, Drug]
@@ -156,10 +148,6 @@ class Knowledge:
     precedence: tuple[str, ...]  # rule ids, highest precedence first
     topic_system: str  # code system of the rule ids carried in card.source.topic
     settings: RuleSettings
-    stop_reasons: tuple[StopReasonMatcher, ...]  # in precedence order
-    explicit_primary: StopReasonMatcher
-    adequate_trial_days: int
-    merge_gap_days: int
     suggestion_order: dict[str, tuple[str, ...]]  # group (tnf | il17 | jak) -> drug keys in suggestion order
     override_system: str
     override_reasons: tuple[tuple[str, str], ...]  # (code, display)
@@ -257,7 +245,14 @@ def _build_drugs(spec: DrugsFile) -> tuple[dict[str, Drug], dict[str, str], dict
     return drugs, by_code, by_name, frozenset(unverified_names)
 
 
-def _build_conditions(spec: ConditionsFile) -> tuple[dict[str, ValueSet], dict, dict]:
+CodeIndex = dict[str, tuple[tuple[str, bool], ...]]  # code or prefix -> ((value set, verified), ...)
+
+
+def _freeze(index: dict[str, list[tuple[str, bool]]]) -> CodeIndex:
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _build_conditions(spec: ConditionsFile) -> tuple[dict[str, ValueSet], CodeIndex, CodeIndex]:
     value_sets: dict[str, ValueSet] = {}
     by_snomed: dict[str, list[tuple[str, bool]]] = {}
     by_icd: dict[str, list[tuple[str, bool]]] = {}
@@ -270,8 +265,7 @@ def _build_conditions(spec: ConditionsFile) -> tuple[dict[str, ValueSet], dict, 
         for verified, prefixes in ((True, v.icd10), (False, v.icd10_unverified)):
             for prefix in prefixes:
                 by_icd.setdefault(normalise_icd(prefix), []).append((key, verified))
-    freeze = lambda m: {k: tuple(v) for k, v in m.items()}  # noqa: E731
-    return value_sets, freeze(by_snomed), freeze(by_icd)
+    return value_sets, _freeze(by_snomed), _freeze(by_icd)
 
 
 def _build_observations(spec: ObservationsFile) -> tuple[dict[str, ObservationKind], dict[str, str], dict[str, str]]:
@@ -315,10 +309,6 @@ def _build_rules(spec: RulesFile) -> dict[str, Rule]:
     }
 
 
-def _stop_matcher(key: str, r: dict[str, Any]) -> StopReasonMatcher:
-    return StopReasonMatcher(key, r["label"], _alternation(r.get("patterns", [])), frozenset(r.get("codes", [])))
-
-
 def _check_references(rules: RulesFile, drugs: dict[str, Drug]) -> None:
     for group, keys in rules.suggestion_order.items():
         for key in keys:
@@ -338,13 +328,10 @@ def knowledge() -> Knowledge:
         validate(ConditionsFile, _load("conditions.toml"), "conditions.toml"))
     observations = validate(ObservationsFile, _load("observations.toml"), "observations.toml")
     kinds, by_loinc, never = _build_observations(observations)
-    rules_raw = _load("rules.toml")
-    rules = validate(RulesFile, rules_raw, "rules.toml")
+    rules = validate(RulesFile, _load("rules.toml"), "rules.toml")
     _check_references(rules, drugs)
     names = sorted(by_name, key=len, reverse=True)  # longest first: "adalimumab-atto" before "adalimumab"
     name_re = re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.IGNORECASE)
-    stop = rules_raw["stop_reasons"]
-    ordered = [k for k in stop if k != "primary_nonresponse_explicit"]
     return Knowledge(
         drugs=drugs,
         drug_by_code=by_code,
@@ -364,10 +351,6 @@ def knowledge() -> Knowledge:
         precedence=tuple(rules.precedence),
         topic_system=rules.topic_system,
         settings=rules.settings,
-        stop_reasons=tuple(_stop_matcher(k, stop[k]) for k in ordered),
-        explicit_primary=_stop_matcher("primary_nonresponse_explicit", stop["primary_nonresponse_explicit"]),
-        adequate_trial_days=int(rules_raw["history"]["adequate_trial_weeks"]) * 7,
-        merge_gap_days=int(rules_raw["history"]["merge_gap_days"]),
         suggestion_order={g: tuple(keys) for g, keys in rules.suggestion_order.items()},
         override_system=rules.override.system,
         override_reasons=tuple((r.code, r.display) for r in rules.override.reasons),

@@ -70,9 +70,9 @@ def _kind_of(kb: Knowledge, code_cc: Any, seen_never: set[str], notes: list[str]
                 seen_never.add(code)
                 notes.append(f"Observation LOINC {code} is {kb.observation_never[code]}; it is not read as a result.")
             return None, False
-        kind = kb.observation_by_loinc.get(code)
-        if kind is not None:
-            return kind, kb.observation_kinds[kind].codes[code]
+        key = kb.observation_by_loinc.get(code)
+        if key is not None:
+            return key, kb.observation_kinds[key].codes[code]
     for text in texts(code_cc):
         for key, kind in kb.observation_kinds.items():
             if kind.text is not None and kind.text.search(text) and not (kind.exclude_text and kind.exclude_text.search(text)):

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from hooks.knowledge import Knowledge, normalise_icd
+from hooks.stop_reasons import Coding
 
 ICD10_MARK = "icd-10"
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -35,8 +36,10 @@ class MedRecord:
     status: str
     start: date | None
     end: date | None
-    reasons: tuple[str, ...]  # statusReason / reasonCode texts and displays, notes
-    reason_codes: frozenset[str]
+    stop_texts: tuple[str, ...]  # why it stopped: statusReason texts, displays (DSTU2 reasonEnded, STU3 reasonNotTaken)
+    stop_codes: tuple[Coding, ...]  # the statusReason codings, each with its system
+    notes: tuple[str, ...]  # note texts: the classifier reads them only where they state why *this* drug stopped
+    indications: tuple[str, ...]  # reasonCode / reasonReference: why it was given, never why it stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,22 +233,64 @@ def identify_drug(kb: Knowledge, concepts: list[Any]) -> tuple[str | None, str]:
 # ------------------------------------------------------------------------------------------ medications
 
 
-_NO_REASONS: tuple[tuple[str, ...], frozenset[str]] = ((), frozenset())
+# Where each FHIR version records why a medication stopped, and why it was given. The indication is kept apart: an
+# order's reasonCode ("AS with inadequate response to NSAIDs") is never the stop reason of the drug.
+_STOP_FIELDS = ("statusReason", "reasonEnded", "reasonNotTaken")  # R4/R5; DSTU2 MedicationOrder; DSTU2/STU3 statement
+_INDICATION_FIELDS = ("reasonCode", "reasonReference", "reasonCodeableConcept", "reasonForUseCodeableConcept",
+                      "reasonForUseReference", "reason")
 
 
-def _reasons(res: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[str]]:
-    if "statusReason" not in res and "reasonCode" not in res and "note" not in res:
+@dataclass(frozen=True, slots=True)
+class Reasons:
+    stop_texts: tuple[str, ...] = ()
+    stop_codes: tuple[Coding, ...] = ()
+    notes: tuple[str, ...] = ()
+    indications: tuple[str, ...] = ()
+
+
+_NO_REASONS = Reasons()
+
+
+def _concept_of(value: Any) -> Any:
+    """A CodeableConcept, a R5 CodeableReference's concept, or a Reference's display."""
+    if isinstance(value, dict) and "concept" in value:
+        return value["concept"]
+    if isinstance(value, dict) and "reference" in value and "coding" not in value:
+        ref = value["reference"]
+        return _str(ref.get("display")) if isinstance(ref, dict) else _str(value.get("display"))
+    return value
+
+
+def _reasons(res: dict[str, Any]) -> Reasons:
+    """Stop reasons (texts and codings with their systems), notes and indications of one medication record.
+
+    statusReason is a list on MedicationStatement and one CodeableConcept on MedicationRequest (both tolerated, as
+    are a bare string and the DSTU2/STU3 fields); a R5 ``adherence.reason`` counts as a stop reason too.
+    """
+    adherence = res.get("adherence")
+    if not any(f in res for f in (*_STOP_FIELDS, *_INDICATION_FIELDS, "note")) and not isinstance(adherence, dict):
         return _NO_REASONS
-    found: list[str] = []
-    codes: set[str] = set()
-    for field in ("statusReason", "reasonCode"):
-        for cc in _list(res.get(field)):
-            found.extend(texts(cc))
-            codes.update(code for _, code, _ in codings(cc) if code)
-    for note in _list(res.get("note")):
-        if isinstance(note, dict) and _str(note.get("text")):
-            found.append(one_line(note["text"]))
-    return tuple(found), frozenset(codes)
+    stop_texts: list[str] = []
+    stop_codes: list[Coding] = []
+    concepts = [cc for f in _STOP_FIELDS for cc in _list_or_str(res.get(f))]
+    if isinstance(adherence, dict):
+        concepts.extend(_list_or_str(adherence.get("reason")))
+    for cc in concepts:
+        stop_texts.extend(texts(cc))
+        stop_codes.extend(Coding(system, code, one_line(display)) for system, code, display in codings(cc) if code)
+    indications = [t for f in _INDICATION_FIELDS for cc in _list_or_str(res.get(f)) for t in texts(_concept_of(cc))]
+    notes: list[str] = []
+    for note in _list_or_str(res.get("note")):  # R4 Annotation list; DSTU2 a plain string
+        text = note.get("text") if isinstance(note, dict) else note
+        if isinstance(text, str) and text.strip():
+            notes.append(one_line(text))
+    return Reasons(tuple(stop_texts), tuple(stop_codes), tuple(notes), tuple(indications))
+
+
+def _list_or_str(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [value]
+    return _list(value)
 
 
 def _period(res: dict[str, Any]) -> tuple[date | None, date | None]:
@@ -282,10 +327,9 @@ def read_medications(
                 unknown.append(label or reference_of(res))
                 continue
             start, end = _period(res)
-            reasons, reason_codes = _reasons(res)
-            records.append(
-                MedRecord(reference_of(res), drug, label, status or "unknown", start, end, reasons, reason_codes)
-            )
+            why = _reasons(res)
+            records.append(MedRecord(reference_of(res), drug, label, status or "unknown", start, end,
+                                     why.stop_texts, why.stop_codes, why.notes, why.indications))
         except Exception:  # noqa: BLE001 - one malformed resource must not cost the others
             notes.append(f"Could not read {reference_of(res)}; it was skipped.")
     if skipped:

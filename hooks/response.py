@@ -21,7 +21,7 @@ class _Closed(BaseModel):
     extension: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _no_empty_members(self) -> "_Closed":
+    def _no_empty_members(self) -> _Closed:
         # 2.0 "Use of JSON": optional members without a value are omitted, never "", [] or {}.
         for name, value in self:
             if name == "cards":
@@ -55,7 +55,7 @@ class Action(_Closed):
     resourceId: str | None = None
 
     @model_validator(mode="after")
-    def _shape(self) -> "Action":
+    def _shape(self) -> Action:
         if self.type == "delete":
             if not self.resourceId or self.resource is not None:
                 raise ValueError("a delete action carries resourceId and no resource (cds-resp-2)")
@@ -91,7 +91,7 @@ class Card(_Closed):
     links: list[Link] | None = None
 
     @model_validator(mode="after")
-    def _suggestion_rules(self) -> "Card":
+    def _suggestion_rules(self) -> Card:
         if self.suggestions:
             if self.selectionBehavior is None:
                 raise ValueError("selectionBehavior is required when there are suggestions")

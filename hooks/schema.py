@@ -86,7 +86,7 @@ class DrugSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _order_text_starts_with_the_generic(self) -> "DrugSpec":
+    def _order_text_starts_with_the_generic(self) -> DrugSpec:
         if self.order_text and not self.order_text.startswith(self.name.split()[0] + " "):
             raise ValueError(f"order_text must start with the generic name {self.name.split()[0]!r}")
         return self
@@ -97,7 +97,7 @@ class DrugsFile(_Strict):
     drugs: dict[str, DrugSpec]
 
     @model_validator(mode="after")
-    def _classes_exist(self) -> "DrugsFile":
+    def _classes_exist(self) -> DrugsFile:
         for key, drug in self.drugs.items():
             if drug.drug_class not in self.classes:
                 raise ValueError(f"drugs.{key}.class: {drug.drug_class!r} is not a key of [classes]")
@@ -127,7 +127,7 @@ class ValueSetSpec(_Strict):
 
 class ConditionsFile(RootModel[dict[str, ValueSetSpec]]):
     @model_validator(mode="after")
-    def _resolved_as_exists(self) -> "ConditionsFile":
+    def _resolved_as_exists(self) -> ConditionsFile:
         for key, vs in self.root.items():
             if vs.resolved_as is not None and vs.resolved_as not in self.root:
                 raise ValueError(f"{key}.resolved_as: {vs.resolved_as!r} is not a value set")
@@ -202,7 +202,7 @@ class RuleSpec(_Strict):
     unverified: bool = False
 
     @model_validator(mode="after")
-    def _dates(self) -> "RuleSpec":
+    def _dates(self) -> RuleSpec:
         if self.revised < self.released:
             raise ValueError("revised is before released")
         return self
@@ -232,17 +232,6 @@ class OverrideSpec(_Strict):
     reasons: list[OverrideReasonSpec] = Field(min_length=1)
 
 
-class HistorySpec(_Strict):  # removed with the stop-reason classifier's own file
-    adequate_trial_weeks: int
-    merge_gap_days: int
-
-
-class StopReasonSpec(_Strict):  # removed with the stop-reason classifier's own file
-    label: str
-    patterns: list[str] = []
-    codes: list[str] = []
-
-
 class RulesFile(_Strict):
     topic_system: str = Field(pattern=r"^https://")
     precedence: list[str] = Field(min_length=1)
@@ -251,11 +240,9 @@ class RulesFile(_Strict):
     rules: dict[str, RuleSpec]
     suggestion_order: dict[Literal["tnf", "il17", "jak"], list[str]]
     override: OverrideSpec
-    history: HistorySpec | None = None
-    stop_reasons: dict[str, StopReasonSpec] | None = None
 
     @model_validator(mode="after")
-    def _references(self) -> "RulesFile":
+    def _references(self) -> RulesFile:
         for rid, rule in self.rules.items():
             for key in rule.sources:
                 if key not in self.sources:

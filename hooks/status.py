@@ -140,10 +140,10 @@ def _pregnancy(kb: Knowledge, findings: Sequence[ConditionFinding], observations
     for c in courses:
         if c.stop_reason != PREGNANCY:
             continue
-        when = c.end or c.start
-        if when is not None and (today - when).days > horizon:
+        stopped = c.end or c.start
+        if stopped is not None and (today - stopped).days > horizon:
             continue
-        if not_pregnant_on is not None and when is not None and not_pregnant_on >= when:
+        if not_pregnant_on is not None and stopped is not None and not_pregnant_on >= stopped:
             continue
         evidence.append(f"{c.drug_name} stopped for pregnancy {'on ' + str(c.end) if c.end else '(date not recorded)'}")
         if status == "none":

@@ -10,7 +10,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "evaluate":
-        from service.offline import main as evaluate_main
+        from service.dev.offline import main as evaluate_main  # the CLI alone: no server start-up
 
         return evaluate_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
@@ -18,26 +18,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
+    return serve(args.host, args.port, args.workers)
 
+
+def serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    from service import logs
-    from service.config import Settings
-    from service.security import StartupRefused, startup_check
+    from service.config import Settings, StartupRefused
+    from service.ops import configure
+    from service.startup import check_suggestion_templates, startup_check
 
     settings = Settings()
-    logs.configure(settings.log_level)
+    configure(settings.log_level)
     try:
         # Checked here for a clean one-line refusal; the app checks again (and warns about dev mode) at start-up.
         startup_check(settings, announce=False)
+        check_suggestion_templates()
     except StartupRefused as exc:
         print(f"axspa-cds: refusing to start: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
-        "service.app:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
         log_config=None,
         proxy_headers=True,
     )

@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 SERVICE_ID = "axspa-therapy-switch"
 
 
+class StartupRefused(Exception):
+    """The configuration is unsafe or invalid; the service will not start (the message names the problem)."""
+
+
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -64,11 +68,10 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
-    _split = field_validator(
-        "fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before"
-    )(
-        classmethod(lambda cls, v: _split_commas(v))
-    )
+    @field_validator("fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _split_commas(value)
 
     @field_validator("public_base_url")
     @classmethod

@@ -1,4 +1,4 @@
-"""Test helpers shared by the protocol suites: app construction and the CDS Hooks 2.0 response checks."""
+"""Test helpers shared by the suites: app construction, the seed request and the CDS Hooks 2.0 response checks."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.cds import CDSResponse
 from service.config import SERVICE_ID, Settings
-from service.models import CDSResponse
+from service.fhir import PREFETCH_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
+# the fixture authors' copy of the shared seed request, else ../shared/examples beside the repo (where CI puts it)
+LOCAL_SEED = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"
 SEED = REPO.parent / "shared" / "examples" / "seed-patient.order-select.json"
 HOOK_URL = f"/cds-services/{SERVICE_ID}"
 FEEDBACK_URL = f"{HOOK_URL}/feedback"
@@ -34,8 +37,17 @@ def client(tmp_path: Path, **overrides: Any) -> TestClient:
 
 
 def seed_request() -> dict[str, Any]:
-    local = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"
-    return json.loads((local if local.exists() else SEED).read_text())
+    """The seed request as an EHR sends it after discovery: every template satisfied (no observations on record)."""
+    return with_every_key(json.loads((LOCAL_SEED if LOCAL_SEED.exists() else SEED).read_text()))
+
+
+def with_every_key(request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` with an empty searchset for each prefetch key it lacks (as an EHR that read discovery sends)."""
+    prefetch = request.setdefault("prefetch", {})
+    for key in PREFETCH_KEYS:
+        if key.is_search:
+            prefetch.setdefault(key.key, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+    return request
 
 
 def without_prefetch(request: dict[str, Any], *keys: str) -> dict[str, Any]:

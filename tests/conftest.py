@@ -1,17 +1,19 @@
-"""Shared fixtures: real FHIR server (sekmet), fault-injecting fake FHIR server, throwaway PostgreSQL.
+"""The test plugin: the app under test (one ``api`` fixture), the seed request, a real FHIR server (sekmet), a
+fault-injecting fake FHIR server, a throwaway PostgreSQL.
 
-Nothing here imports service/ or hooks/ (test modules do that themselves).
+``api`` is a started app (lifespan run) in development mode with its own SQLite file; a module or test changes its
+settings with ``@pytest.mark.api(name=value, ...)`` (a value may be a function of ``tmp_path``), e.g.
+``pytestmark = pytest.mark.api(fhir_timeout_s=0.5)``.
 Infra policy: when sekmet / PostgreSQL are not installed, their fixtures SKIP locally with a hint to run
 `bash scripts/setup-tests.sh`, but FAIL under CI (env CI=true/1/yes) -- CI must never go green by skipping.
 Helpers are importable from test modules as `from support import FaultyFhir, RecordingProxy, ...`.
 """
 from __future__ import annotations
 
-import copy
-import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,32 +34,32 @@ from support import (  # noqa: E402
 from support.fhir_server import SEKMET_BIN  # noqa: E402
 from support.policy import in_ci, missing_infra  # noqa: E402,F401
 
-SEED_FIXTURE_DIR = REPO_ROOT / "fhir_fixtures" / "seed"
-SHARED_SEED = REPO_ROOT.parent / "shared" / "examples" / "seed-patient.order-select.json"
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "api(**settings): settings of the `api` fixture's app")
+
+
+# ---------------------------------------------------------------------------- the app under test
+@pytest.fixture
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A started app in development mode (settings from the nearest ``api`` marker), as a TestClient."""
+    from cds import client
+
+    overrides: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("api"))):  # module first, then the test's own
+        overrides.update(marker.kwargs)
+    values = {name: value(tmp_path) if callable(value) else value for name, value in overrides.items()}
+    with client(tmp_path, **values) as test_client:
+        yield test_client
 
 
 # ---------------------------------------------------------------------------- seed request
-def seed_request_path() -> Path:
-    """fhir_fixtures/seed/_seed-source.json (the fixture authors' copy of the shared seed request) or
-    fhir_fixtures/seed/seed-patient.order-select.json if present, else
-    ../shared/examples/seed-patient.order-select.json beside the repo (where CI puts shared/)."""
-    for name in ("_seed-source.json", "seed-patient.order-select.json"):
-        if (SEED_FIXTURE_DIR / name).is_file():
-            return SEED_FIXTURE_DIR / name
-    return SHARED_SEED
-
-
-def load_seed_request() -> dict:
-    path = seed_request_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"no seed request: looked in {SEED_FIXTURE_DIR} and {SHARED_SEED}")
-    return json.loads(path.read_text())
-
-
 @pytest.fixture
 def seed_request() -> dict:
-    """The seed CDS Hooks order-select request (a fresh deep copy per test: mutate freely)."""
-    return copy.deepcopy(load_seed_request())
+    """The seed CDS Hooks order-select request, every prefetch template satisfied (a fresh copy: mutate freely)."""
+    from cds import seed_request as fresh_seed
+
+    return fresh_seed()
 
 
 # ---------------------------------------------------------------------------- sekmet (real FHIR server)
@@ -79,7 +81,9 @@ def fhir_server() -> Iterator[SekmetServer]:
 def seeded_fhir_server(fhir_server: SekmetServer) -> SekmetServer:
     """fhir_server with the seed request's prefetch resources loaded (Patient seed-patient, 3
     MedicationStatements, 1 Condition, 1 AllergyIntolerance). Loaded once per session; PUTs are idempotent."""
-    fhir_server.load_resources(prefetch_to_resources(load_seed_request()))
+    from cds import seed_request as fresh_seed
+
+    fhir_server.load_resources(prefetch_to_resources(fresh_seed()))
     return fhir_server
 
 

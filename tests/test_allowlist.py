@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from cds import HOOK_URL, client, seed_request, without_prefetch
-from service.config import Settings
-from service.fhir import Deadline, FhirError, FhirReader, FhirTarget
-from service.security import StartupRefused, fhir_server_allowed, startup_check
 from support import BackgroundASGIServer, free_port
 from support.faulty_fhir import make_resource, searchset
+
+from service.config import Settings, StartupRefused
+from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_server_allowed
+from service.startup import startup_check
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "ehr-access-token-do-not-leak-7f3a"
@@ -262,16 +262,6 @@ def test_pagination_within_the_limit_is_read_completely(tmp_path, faulty_fhir):
     assert len(fhir.requests_for("Condition")) == 3
 
 
-def test_a_hanging_server_costs_at_most_the_time_budget(tmp_path, faulty_fhir):
-    fhir = faulty_fhir("hang", hang_seconds=30)
-    with client(tmp_path, fhir_allowlist=[fhir.base_url], fhir_timeout_s=0.5) as api:
-        started = time.monotonic()
-        response = hook_call(api, fhir.base_url)
-        elapsed = time.monotonic() - started
-    assert response.status_code == 412, response.text
-    assert elapsed < 2.5
-
-
 # --------------------------------------------------------------------------- request body limit, real server
 
 
@@ -302,9 +292,12 @@ def live_service(tmp_path):
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(5)
+    proc.stderr.close()
 
 
 def test_declared_oversized_body_gets_413_before_the_body_is_sent(live_service):
+    """A real uvicorn socket: the 413 arrives although not one body byte was sent."""
     with socket.create_connection(("127.0.0.1", live_service), timeout=5) as sock:
         sock.sendall(
             f"POST {HOOK_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from cds import FEEDBACK_URL, HOOK_URL
-from service.config import SERVICE_ID, Settings
-from service.security import StartupRefused, startup_check
-from service.trust import load_trusted_clients
+from fastapi.testclient import TestClient
 from support import BackgroundASGIServer
 from support.jwt_keys import TestKey, client_entry, hs_token, jwks, trusted_clients_file, unsigned_token
+
+from service.auth import load_trusted_clients
+from service.config import Settings, StartupRefused
+from service.startup import startup_check
 
 PUBLIC = "https://cds.example.org"  # deliberately not the TestClient's http://testserver: aud uses the public URL
 DISCOVERY_AUD = f"{PUBLIC}/cds-services"
@@ -53,7 +51,7 @@ class JwksHost:
         self._lock = threading.Lock()
         self.server = BackgroundASGIServer(self.app)
 
-    async def app(self, scope, receive, send):  # noqa: ANN001
+    async def app(self, scope, receive, send):
         if scope["type"] != "http":
             return
         with self._lock:
@@ -71,7 +69,7 @@ class JwksHost:
     def url(self) -> str:
         return f"{self.server.url}/jwks.json"
 
-    def __enter__(self) -> "JwksHost":
+    def __enter__(self) -> JwksHost:
         self.server.start()
         return self
 
@@ -107,22 +105,19 @@ def make_settings(tmp_path: Path, clients: list[dict[str, Any]], **overrides: An
     return Settings(**values)
 
 
-def secured_client(tmp_path: Path, clients: list[dict[str, Any]] | None = None, **overrides: Any) -> TestClient:
+def secured_client(tmp_path: Path, clients: list[dict[str, Any]], **overrides: Any) -> TestClient:
     from service.app import create_app
 
-    if clients is None:
-        clients = [
-            client_entry(ISS, keys=[EC, RSA]),
-            client_entry(EPIC_ISS, keys=[EPIC], with_alg=False),  # Epic-style JWKS: no "alg" member
-            client_entry(TENANT_ISS, keys=[EC], tenants=["tenant-a"]),
-        ]
     return TestClient(create_app(make_settings(tmp_path, clients, **overrides)), raise_server_exceptions=False)
 
 
-@pytest.fixture()
-def api(tmp_path):
-    with secured_client(tmp_path) as c:
-        yield c
+DEFAULT_CLIENTS = [
+    client_entry(ISS, keys=[EC, RSA]),
+    client_entry(EPIC_ISS, keys=[EPIC], with_alg=False),  # Epic-style JWKS: no "alg" member
+    client_entry(TENANT_ISS, keys=[EC], tenants=["tenant-a"]),
+]
+pytestmark = pytest.mark.api(allow_unauthenticated=False, public_base_url=PUBLIC,
+                             trusted_clients=lambda tmp_path: trusted_clients_file(tmp_path, DEFAULT_CLIENTS))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -331,11 +326,17 @@ def test_refusals_on_hook_and_feedback_are_bare_401s(api, caplog):
         assert_refused(api.post(path, json={}, headers=bearer(ec(aud=aud, lifetime=900))), caplog, "lifetime-too-long")
 
 
-def test_oversized_body_is_413_before_anything_is_read(tmp_path):
-    with secured_client(tmp_path, max_body_bytes=1000) as api:
-        response = api.post(HOOK_URL, content=b"x" * 5000,
-                            headers={**bearer(ec(aud=HOOK_AUD)), "Content-Type": "application/json"})
-        assert response.status_code == 413
+@pytest.mark.api(max_body_bytes=1000)
+@pytest.mark.parametrize("how", ["declared", "chunked"])
+def test_oversized_body_is_413_before_anything_is_read(api, caplog, how):
+    """The body limit comes first: no token is even looked at (the one in-process 413 test; the live one is in
+    test_allowlist)."""
+    body = b"x" * 5000
+    content = body if how == "declared" else (body[i:i + 500] for i in range(0, len(body), 500))
+    response = api.post(HOOK_URL, content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["issue"][0]["code"] == "too-costly"
+    assert failed_check(caplog) is None, "refused before authentication"
 
 
 def test_auth_failures_are_counted_by_check(api):
@@ -495,7 +496,7 @@ def test_hmac_is_refused_even_if_an_authenticator_is_built_with_it(tmp_path, cap
     import httpx
 
     from service.auth import Authenticator, Unauthorized
-    from service.store import SqliteStore
+    from service.storage import SqliteStore
 
     settings = make_settings(tmp_path, [client_entry(ISS, keys=[EC])], jwt_algorithms=["ES384", "HS384", "none"])
     store = SqliteStore(":memory:")
@@ -514,24 +515,6 @@ def test_hmac_is_refused_even_if_an_authenticator_is_built_with_it(tmp_path, cap
     assert asyncio.run(run()) == "alg-not-allowed"
 
 
-def test_python_m_service_refuses_to_start_without_trusted_clients(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}"}
-    result = subprocess.run([sys.executable, "-m", "service", "--port", "1"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert "refusing to start" in result.stderr and "CDS_TRUSTED_CLIENTS" in result.stderr
-
-
-def test_python_m_service_names_a_broken_trusted_clients_file(tmp_path):
-    path = _write(tmp_path, {"clients": [{"iss": "https://x.example", "jku": ["http://evil.example/jwks"]}]})
-    env = {"PATH": "/usr/bin:/bin", "CDS_TRUSTED_CLIENTS": str(path),
-           "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}"}
-    result = subprocess.run([sys.executable, "-m", "service", "--port", "1"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert "refusing to start" in result.stderr and "http://evil.example/jwks" in result.stderr
-
-
 def test_development_mode_starts_with_a_warning_and_accepts_no_token(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     startup_check(Settings(allow_unauthenticated=True))
@@ -541,6 +524,3 @@ def test_development_mode_starts_with_a_warning_and_accepts_no_token(tmp_path, c
     with client(tmp_path) as api:
         assert api.get("/cds-services").status_code == 200
 
-
-def test_service_id_is_what_the_urls_use():
-    assert HOOK_AUD.endswith(SERVICE_ID)

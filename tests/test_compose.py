@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-
 from support.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,7 +157,7 @@ def test_every_referenced_file_exists_and_reaches_the_image(services):
     assert (REPO / mounts[loader_script]).resolve() == LOADER.resolve()
     # package data the image relies on
     for name in ("index.html", "app.js", "style.css"):
-        assert (REPO / "service" / "web" / name).is_file()
+        assert (REPO / "service" / "dev" / "web" / name).is_file()
     assert list((REPO / "hooks" / "knowledge").glob("*.toml"))
     pyproject = (REPO / "pyproject.toml").read_text()
     assert '"web/*"' in pyproject and '"knowledge/*.toml"' in pyproject
@@ -166,7 +165,7 @@ def test_every_referenced_file_exists_and_reaches_the_image(services):
 
 def test_trusted_clients_example_trusts_only_the_sandbox():
     """The mounted example is a valid CDS_TRUSTED_CLIENTS file (read by the service's own loader)."""
-    from service.trust import load_trusted_clients
+    from service.auth import load_trusted_clients
 
     clients = load_trusted_clients(REPO / "deploy" / "trusted-clients.example.json", frozenset({"ES384", "RS384"}))
     assert list(clients) == ["https://sandbox.cds-hooks.org"]
@@ -176,7 +175,8 @@ def test_trusted_clients_example_trusts_only_the_sandbox():
 def test_compose_settings_are_accepted_by_the_service(services, tmp_path):
     """The cds container's CDS_* environment is a valid configuration, in dev mode and with JWTs required."""
     from service.config import Settings
-    from service.security import fhir_server_allowed, startup_check
+    from service.fhir import fhir_server_allowed
+    from service.startup import startup_check
 
     cds = env(services["cds"])
     known = {f"CDS_{name.upper()}" for name in Settings.model_fields} | {"CDS_PREVIEW_FIXTURES"}

@@ -15,8 +15,7 @@ import time
 from typing import Any
 
 import pytest
-
-from cds import HOOK_URL, assert_cds_clean, client, seed_request, without_prefetch
+from cds import HOOK_URL, assert_cds_clean, seed_request, without_prefetch
 from support import prefetch_to_resources
 
 BUDGET_S = 0.5
@@ -24,12 +23,13 @@ SLACK_S = 0.1
 ALL_TYPES = ("Patient", "MedicationStatement", "MedicationRequest", "Condition", "AllergyIntolerance")
 
 
-@pytest.fixture()
-def api(tmp_path):
-    with client(tmp_path, fhir_timeout_s=BUDGET_S) as c:
-        # warm-up with a full prefetch (no FHIR call) so that lazy imports are not billed to the first fault
-        assert c.post(HOOK_URL, json=seed_request()).status_code == 200
-        yield c
+pytestmark = pytest.mark.api(fhir_timeout_s=BUDGET_S)
+
+
+@pytest.fixture(autouse=True)
+def warm(api):
+    """A full prefetch first (no FHIR call), so that lazy imports are not billed to the first fault."""
+    assert api.post(HOOK_URL, json=seed_request()).status_code == 200
 
 
 def seed_data() -> dict[str, list[dict[str, Any]]]:
@@ -176,7 +176,7 @@ def test_prefetch_partly_given_and_the_rest_hangs(api, faulty_fhir):
     (empty), so the answer is 200 noting the missing statements, or 412; within budget."""
     fhir = faulty_fhir("hang")
     response, elapsed = call(api, fhir.base_url,
-                             keep_prefetch=("patient", "medicationRequests", "conditions", "allergies"))
+                             keep_prefetch=("patient", "medicationRequests", "conditions", "allergies", "observations"))
     assert [r.path for r in fhir.requests] == ["/fhir/MedicationStatement"]
     assert_in_budget(response, elapsed)
     assert_notes_unavailable(response, "medicationStatements")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from service.models import Card, CDSRequest
+from service.cds import Card, CDSRequest
 
 REPO = Path(__file__).resolve().parent.parent
 

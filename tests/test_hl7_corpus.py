@@ -3,9 +3,9 @@ each sent inside the seed request's prefetch. Every one must give 200, 400 or 41
 
 Placement of example number i (deterministic, all placements exercised across the corpus):
   * its resourceType is one a prefetch key yields (MedicationStatement, MedicationRequest, Condition,
-    AllergyIntolerance) -> appended to that key's Bundle; a Patient -> the ``patient`` value;
-  * any other resource -> appended as a non-matching entry to one of the four Bundles (rotating);
-  * and, in a second request, the example is the raw value of one prefetch key (rotating over the five keys);
+    AllergyIntolerance, Observation) -> appended to that key's Bundle; a Patient -> the ``patient`` value;
+  * any other resource -> appended as a non-matching entry to one of the five Bundles (rotating);
+  * and, in a second request, the example is the raw value of one prefetch key (rotating over the six keys);
   * MedicationRequest examples are also sent as the draft order (selected).
 No ``fhirServer`` is sent, so nothing is refetched: an unusable required key gives 412.
 
@@ -25,22 +25,18 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-
 from cds import HOOK_URL, REPO, assert_cds_clean, seed_request, settings
+
 from service.app import create_app
+from service.fhir import PREFETCH_KEYS
 
 CORPUS = Path(os.environ.get("HL7_EXAMPLES_DIR", REPO / ".cache" / "hl7-r4-examples")) / "package"
 EXPECTED_COUNT = 5305
 ALLOWED = {200, 400, 412}
 MAX_BODY_BYTES = 5_000_000  # Settings.max_body_bytes: larger bodies are refused with 413 before parsing
-KEY_FOR_TYPE = {
-    "MedicationStatement": "medicationStatements",
-    "MedicationRequest": "medicationRequests",
-    "Condition": "conditions",
-    "AllergyIntolerance": "allergies",
-}
-BUNDLE_KEYS = ("medicationStatements", "medicationRequests", "conditions", "allergies")
-ALL_KEYS = ("patient",) + BUNDLE_KEYS
+KEY_FOR_TYPE = {key.resource_type: key.key for key in PREFETCH_KEYS if key.is_search}
+BUNDLE_KEYS = tuple(KEY_FOR_TYPE.values())
+ALL_KEYS = tuple(key.key for key in PREFETCH_KEYS)
 PER_REQUEST_LIMIT_S = 2.0
 WHOLE_RUN_LIMIT_S = 300.0
 _REF_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

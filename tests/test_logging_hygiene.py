@@ -9,15 +9,14 @@ import re
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
-
 from cds import HOOK_URL, seed_request, without_prefetch
-from service.app import create_app
-from service.config import Settings
-from service.logs import JsonFormatter, pseudonym
-from service.security import QUIET_LOGGERS
+from fastapi.testclient import TestClient
 from support.faulty_fhir import make_resource
 from support.jwt_keys import TestKey, client_entry, trusted_clients_file
+
+from service.app import create_app
+from service.config import Settings
+from service.ops import QUIET_LOGGERS, JsonFormatter, pseudonym
 
 PUBLIC = "https://cds.example.org"
 ISS = "https://ehr.example.org"

@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
+from cds import FEEDBACK_URL, HOOK_URL, seed_request, without_prefetch
 from prometheus_client.parser import text_string_to_metric_families
 
-from cds import FEEDBACK_URL, HOOK_URL, client, seed_request, without_prefetch
 from service.app import create_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures"
@@ -46,12 +45,6 @@ def total(samples: dict, name: str, **labels: str) -> float:
 
 def fixture(name: str) -> dict:
     return json.loads(next(FIXTURES.glob(f"*/{name}.request.json")).read_text())
-
-
-@pytest.fixture
-def api(tmp_path):
-    with client(tmp_path) as test_client:
-        yield test_client
 
 
 def test_hook_calls_move_request_latency_and_card_counters(api):

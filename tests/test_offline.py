@@ -12,9 +12,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cds import HOOK_URL
 
-from cds import HOOK_URL, client
-from service.models import CDSResponse
+from service.cds import CDSResponse
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fhir_fixtures"
@@ -30,6 +30,11 @@ def run(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[s
 
 def seed() -> dict:
     return json.loads(SEED.read_text())
+
+
+def offline(request: dict) -> dict:
+    """``request`` as the offline CLI evaluates it: no FHIR server is read (the fixtures name a placeholder)."""
+    return {k: v for k, v in request.items() if k not in ("fhirServer", "fhirAuthorization")}
 
 
 def patient_resources(request: dict) -> list[dict]:
@@ -61,18 +66,12 @@ def write(tmp_path: Path, name: str, document) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    with client(tmp_path_factory.mktemp("offline")) as test_client:
-        yield test_client
-
-
 def test_request_file_json_equals_the_endpoint_response(api):
     result = run(SEED, "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     CDSResponse.model_validate(printed)
-    served = api.post(HOOK_URL, json=seed())
+    served = api.post(HOOK_URL, json=offline(seed()))
     assert served.status_code == 200
     assert printed == served.json()
     assert any(card["indicator"] == "warning" for card in printed["cards"])
@@ -85,7 +84,7 @@ def test_patient_bundle_with_draft_gives_the_same_cards(api, tmp_path, kind):
     result = run(path, "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    served = api.post(HOOK_URL, json=request).json()
+    served = api.post(HOOK_URL, json=offline(request)).json()
 
     def essence(body: dict) -> list:
         return [(c["indicator"], c["summary"], [(s["label"], s.get("isRecommended", False)) for s in c.get("suggestions", [])])
@@ -139,17 +138,18 @@ def test_order_option_replaces_the_draft(api, tmp_path):
 
 def test_every_fixture_request_evaluates_offline_like_the_endpoint(api):
     """In-process over every fixture: the offline path and the HTTP path agree card for card."""
-    from service.offline import evaluate_request, render_json, render_text
+    from service.dev.offline import evaluate_request
+    from service.dev.render import render_json, render_text
 
     paths = sorted(FIXTURES.glob("*/*.request.json"))
     assert len(paths) >= 20
     for path in paths:
         request = json.loads(path.read_text())
-        result = evaluate_request(request)
-        served = api.post(HOOK_URL, json=request)
+        parsed, result = evaluate_request(request)
+        served = api.post(HOOK_URL, json=offline(request))
         assert served.status_code == 200, f"{path.name}: {served.text[:300]}"
         assert json.loads(render_json(result)) == served.json(), path.name
-        assert "Therapy history" in render_text(result)
+        assert "Therapy history" in render_text(parsed, result)
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from cds import seed_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hooks
-from cds import seed_request
-from service.models import CDSResponse
+from service.cds import CDSResponse
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"

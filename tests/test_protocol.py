@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 
 import pytest
-
 from cds import FEEDBACK_URL, HOOK_URL, assert_cds_clean, client, seed_request, without_prefetch
+
 from service.config import SERVICE_ID
-
-
-@pytest.fixture()
-def api(tmp_path):
-    with client(tmp_path) as c:
-        yield c
-
 
 # --------------------------------------------------------------------------- discovery
 
@@ -30,8 +22,9 @@ def test_discovery_lists_one_id_for_order_select_and_order_sign(api):
     for service in services:
         assert service["title"] and service["description"] and service["usageRequirements"]
         assert set(service["prefetch"]) == {
-            "patient", "medicationStatements", "medicationRequests", "conditions", "allergies"
+            "patient", "medicationStatements", "medicationRequests", "conditions", "allergies", "observations"
         }
+        assert service["prefetch"]["observations"].startswith("Observation?patient={{context.patientId}}&code=")
 
 
 def test_discovery_prefetch_uses_only_cds_hooks_2_0_tokens(api):
@@ -312,25 +305,8 @@ def test_cors_origins_are_configurable(tmp_path):
         assert "access-control-allow-origin" not in other.headers
 
 
-def test_oversized_body_is_413(tmp_path):
-    with client(tmp_path, max_body_bytes=10_000) as api:
-        request = seed_request()
-        request["context"]["padding"] = "x" * 20_000
-        response = api.post(HOOK_URL, content=json.dumps(request), headers={"Content-Type": "application/json"})
-        assert response.status_code == 413
-
-
-def test_oversized_chunked_body_is_413(tmp_path):
-    with client(tmp_path, max_body_bytes=10_000) as api:
-        def chunks():
-            for _ in range(50):
-                yield b" " * 1000
-        response = api.post(HOOK_URL, content=chunks(), headers={"Content-Type": "application/json"})
-        assert response.status_code == 413
-
-
 def test_service_refuses_to_start_without_trusted_clients_or_dev_mode(tmp_path):
-    from service.security import StartupRefused
+    from service.config import StartupRefused
 
     with pytest.raises(StartupRefused, match="CDS_TRUSTED_CLIENTS"):
         with client(tmp_path, allow_unauthenticated=False):

@@ -15,12 +15,11 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-
-from service.config import SERVICE_ID
-from service.store import open_store
-from service.store_postgres import PostgresStore
 from support import free_port
 from support.jwt_keys import TestKey, client_entry, trusted_clients_file
+
+from service.config import SERVICE_ID
+from service.storage import PostgresStore, open_store
 
 pytestmark = pytest.mark.postgres
 
@@ -97,7 +96,7 @@ def test_concurrent_claims_of_one_jti_from_two_stores_admit_exactly_one(database
             jti = f"race-{round_}"
             barrier = threading.Barrier(16)
 
-            def claim(i: int) -> bool:
+            def claim(i: int, barrier: threading.Barrier = barrier, jti: str = jti) -> bool:
                 barrier.wait()
                 return stores[i % 2].claim_jti(ISS, jti, time.time() + 300)
 
@@ -141,7 +140,7 @@ class ServiceProcess:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ServiceProcess":
+    def start(self) -> ServiceProcess:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
         env.update(

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from cds import settings as dev_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from cds import settings as dev_settings
 from service.app import create_app
 
 pytestmark = pytest.mark.slow

@@ -1,7 +1,9 @@
-"""The service starts as documented: ``python -m service --host --port`` and ``uvicorn service.app:app``."""
+"""The service starts as documented: ``python -m service --host --port`` and
+``uvicorn service.app:create_app --factory``."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +11,6 @@ import time
 
 import httpx
 import pytest
-
 from support.net import free_port
 
 
@@ -37,7 +38,8 @@ def test_service_starts_serves_discovery_and_warns_about_dev_mode(tmp_path, laun
     argv = (
         [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
         if launcher == "python-m-service"
-        else [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1", "--port", str(port)]
+        else [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port)]
     )
     process = _serve(argv, tmp_path)
     try:
@@ -52,11 +54,37 @@ def test_service_starts_serves_discovery_and_warns_about_dev_mode(tmp_path, laun
     assert (tmp_path / "state.sqlite3").exists(), "the default store is a SQLite file"
 
 
-def test_python_m_service_refuses_to_start_without_trust_configuration(tmp_path):
+@pytest.mark.parametrize("trust", ["none", "broken-file"])
+def test_python_m_service_refuses_to_start_on_one_line_naming_the_problem(tmp_path, trust):
+    """No trusted clients and no development mode, or a trusted-clients file with a problem: exit 2, one line."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    environment["CDS_DATABASE_URL"] = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    expected = ("CDS_TRUSTED_CLIENTS", "CDS_ALLOW_UNAUTHENTICATED")
+    if trust == "broken-file":
+        path = tmp_path / "clients.json"
+        path.write_text(json.dumps({"clients": [{"iss": "https://x.example", "jku": ["http://evil.example/jwks"]}]}))
+        environment["CDS_TRUSTED_CLIENTS"] = str(path)
+        expected = ("CDS_TRUSTED_CLIENTS", "http://evil.example/jwks")
     result = subprocess.run(
         [sys.executable, "-m", "service", "--port", str(free_port())],
         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=30,
     )
-    assert result.returncode != 0
-    assert "CDS_TRUSTED_CLIENTS" in result.stderr and "CDS_ALLOW_UNAUTHENTICATED" in result.stderr
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("axspa-cds: refusing to start:") and all(word in line for word in expected), line
+
+
+def test_an_invalid_suggested_medication_request_refuses_start_up(monkeypatch, tmp_path):
+    """Every drug's suggested MedicationRequest is validated with fhir.resources at start-up."""
+    from cds import client
+
+    from service import startup
+    from service.config import StartupRefused
+
+    startup.check_suggestion_templates()  # the real templates are valid
+    monkeypatch.setattr(startup, "_templates_valid", False)
+    monkeypatch.setattr(startup, "medication_request", lambda drug, diagnosis, patient: {
+        "resourceType": "MedicationRequest", "status": "draft", "intent": "order", "subject": {"reference": 7}})
+    with pytest.raises(StartupRefused, match=r"suggested MedicationRequest for \w+ \(AS\) is not valid FHIR R4"):
+        with client(tmp_path):
+            pass

@@ -5,7 +5,6 @@ import time
 
 import httpx
 import pytest
-
 from support import FaultyFhir, SekmetServer, missing_infra, prefetch_to_resources, sekmet_available
 from support.fhir_server import SEKMET_BIN
 

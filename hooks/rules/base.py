@@ -18,10 +18,10 @@ the record showed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from hooks.history import Course
 from hooks.knowledge import Drug, Knowledge, Rule
@@ -205,12 +205,13 @@ class Recommendation:
 
 
 REGISTRY: dict[str, type[Recommendation]] = {}
+R = TypeVar("R", bound=Recommendation)
 
 
-def register(rule_id: str):  # noqa: ANN201 - a class decorator
+def register(rule_id: str) -> Callable[[type[R]], type[R]]:
     """Bind a :class:`Recommendation` subclass to its id in knowledge/rules.toml."""
 
-    def bind(cls: type[Recommendation]) -> type[Recommendation]:
+    def bind(cls: type[R]) -> type[R]:
         if rule_id in REGISTRY:
             raise ValueError(f"rule {rule_id!r} is implemented twice ({REGISTRY[rule_id].__name__}, {cls.__name__})")
         cls.id = rule_id

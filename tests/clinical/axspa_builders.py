@@ -21,6 +21,10 @@ def _id(prefix: str) -> str:
     return f"{prefix}-{next(_ids)}"
 
 
+def concept(drug: str | None = None, text: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return b.concept(drug, text=text, code=code)
+
+
 def statement(drug: str | None = None, *, text: str | None = None, code: str | None = None, status: str = "stopped",
               start: str | None = None, end: str | None = None, reason: str | None = None, note: str | None = None,
               reason_codes: tuple[tuple[str, str, str], ...] = (), id: str | None = None) -> dict[str, Any]:

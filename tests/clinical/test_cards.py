@@ -13,7 +13,7 @@ from hooks.contract import HookSettings
 from hooks.engine import evaluate
 from hooks.knowledge import knowledge
 from hooks.response import Card, CDSResponse
-from service.models import CDSResponse as WireResponse
+from service.cds import CDSResponse as WireResponse
 
 from axspa_builders import (
     ACTIVE_TB, AS, HEART_FAILURE, IBD, NR_AXSPA, PREGNANCY, PSORIASIS, UVEITIS, allergy, hook_input, observation,

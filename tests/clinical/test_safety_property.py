@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hooks.engine import evaluate
 from hooks.response import CDSResponse
-from service.models import CDSResponse as WireResponse
+from service.cds import CDSResponse as WireResponse
 
 from axspa_builders import (
     ACTIVE_TB, AS, HBV, HEART_FAILURE, IBD, LATENT_TB, MS, NR_AXSPA, PREGNANCY, PSORIASIS, SEPSIS, UVEITIS, allergy,

@@ -1,10 +1,10 @@
 """Test infrastructure: real FHIR server (sekmet), recording proxy, fault-injecting fake FHIR
 server and a throwaway PostgreSQL. Nothing here imports service/ or hooks/."""
-from .net import BackgroundASGIServer, free_port
-from .fhir_server import RecordingProxy, SekmetServer, prefetch_to_resources, sekmet_available
 from .faulty_fhir import FaultyFhir
-from .postgres import TempPostgres, postgres_available
+from .fhir_server import RecordingProxy, SekmetServer, prefetch_to_resources, sekmet_available
+from .net import BackgroundASGIServer, free_port
 from .policy import in_ci, missing_infra
+from .postgres import TempPostgres, postgres_available
 
 __all__ = [
     "BackgroundASGIServer",

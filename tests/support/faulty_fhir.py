@@ -160,7 +160,7 @@ class FaultyFhir(ServedApp):
                 pass
         try:
             await asyncio.wait_for(disconnected(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _answer(self, send, mode: str, rtype: str, rid: str | None, rec: RecordedRequest) -> None:

@@ -104,7 +104,7 @@ class SekmetServer:
         s.update(self.extra_settings)
         return s
 
-    def start(self) -> "SekmetServer":
+    def start(self) -> SekmetServer:
         if not self.sekmet_bin.is_file():
             raise RuntimeError(f"sekmet not installed at {self.sekmet_bin}: run `bash scripts/setup-tests.sh`")
         self.workdir = Path(tempfile.mkdtemp(prefix="sekmet-"))
@@ -133,7 +133,7 @@ class SekmetServer:
                 if "address already in use" in _tail(self.log_path).lower() and attempt < 2:
                     continue
                 break
-            except Exception as e:  # timeout
+            except Exception as e:  # noqa: BLE001 - a timeout or any transport error: report it below
                 last_error = str(e)
                 break
         self.stop()
@@ -180,7 +180,7 @@ class SekmetServer:
         if self.workdir is not None and not self.keep_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "SekmetServer":
+    def __enter__(self) -> SekmetServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -30,15 +30,15 @@ class TestKey:
     private_key: Any
 
     @classmethod
-    def ec384(cls, kid: str = "ec384") -> "TestKey":
+    def ec384(cls, kid: str = "ec384") -> TestKey:
         return cls(kid, "ES384", ec.generate_private_key(ec.SECP384R1()))
 
     @classmethod
-    def ec256(cls, kid: str = "ec256") -> "TestKey":
+    def ec256(cls, kid: str = "ec256") -> TestKey:
         return cls(kid, "ES256", ec.generate_private_key(ec.SECP256R1()))
 
     @classmethod
-    def rsa(cls, kid: str = "rsa", alg: str = "RS384", bits: int = 2048) -> "TestKey":
+    def rsa(cls, kid: str = "rsa", alg: str = "RS384", bits: int = 2048) -> TestKey:
         return cls(kid, alg, rsa.generate_private_key(public_exponent=65537, key_size=bits))
 
     @property

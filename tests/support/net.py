@@ -38,7 +38,7 @@ class BackgroundASGIServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "BackgroundASGIServer":
+    def start(self, timeout: float = 10.0) -> BackgroundASGIServer:
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name=f"asgi-{self.port}", daemon=True)
         self._thread.start()
@@ -63,7 +63,7 @@ class BackgroundASGIServer:
         except OSError:
             pass
 
-    def __enter__(self) -> "BackgroundASGIServer":
+    def __enter__(self) -> BackgroundASGIServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -76,9 +76,9 @@ class ServedApp:
 
     _server: BackgroundASGIServer
     _lock: threading.Lock
-    requests: list["RecordedRequest"]
+    requests: list[RecordedRequest]
 
-    async def _record(self, scope, receive) -> "RecordedRequest":
+    async def _record(self, scope, receive) -> RecordedRequest:
         rec = RecordedRequest.from_scope(scope, await read_body(receive))
         with self._lock:
             self.requests.append(rec)
@@ -117,7 +117,7 @@ class RecordedRequest:
         self.body = body
 
     @classmethod
-    def from_scope(cls, scope, body: bytes = b"") -> "RecordedRequest":
+    def from_scope(cls, scope, body: bytes = b"") -> RecordedRequest:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         return cls(scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
                    headers.get("authorization"), headers, body)

@@ -115,7 +115,7 @@ class TempPostgres:
             return "<no log>"
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "TempPostgres":
+    def start(self) -> TempPostgres:
         ok, why = postgres_available()
         if not ok:
             raise RuntimeError(f"TempPostgres unavailable: {why}")
@@ -190,7 +190,7 @@ class TempPostgres:
         except (OSError, ValueError, IndexError):
             pass
 
-    def __enter__(self) -> "TempPostgres":
+    def __enter__(self) -> TempPostgres:
         return self.start()
 
     def __exit__(self, *exc) -> None:

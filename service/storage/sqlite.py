@@ -1,44 +1,21 @@
-"""Durable state: card feedback and the JWT ``jti`` replay cache.
-
-SQLite is the embedded default; PostgreSQL (``postgresql://``) lets replicas share the state.
-Both implement :class:`Store`; methods are synchronous and called from a worker thread.
-"""
+"""SQLite store (the embedded default, one process): feedback and the ``jti`` replay cache in one file."""
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-
-class Store(Protocol):
-    def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
-        """Store feedback items; repeats of an identical item are ignored. Returns how many were new."""
-
-    def list_feedback(self, service_id: str) -> list[dict[str, Any]]:
-        """Every stored feedback item for the service, oldest first."""
-
-    def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
-        """Remember a token id until it expires; False if it was already seen (a replay)."""
-
-    def ping(self) -> bool:
-        """True if the store answers (readiness)."""
-
-    def close(self) -> None: ...
-
-
-def feedback_key(service_id: str, item: dict[str, Any]) -> str:
-    """Idempotency key: the same card, outcome, time and choices reported twice is one feedback."""
-    canonical = orjson.dumps([service_id, item], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+from service.storage.base import feedback_row
 
 
 class SqliteStore:
+    """A :class:`~service.storage.base.Store` in one SQLite file (WAL), serialised by a lock."""
+
     def __init__(self, path: str) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -68,18 +45,7 @@ class SqliteStore:
 
     def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
         now = time.time()
-        rows = [
-            (
-                feedback_key(service_id, item),
-                service_id,
-                item["card"],
-                item["outcome"],
-                item["outcomeTimestamp"],
-                orjson.dumps(item).decode(),
-                now,
-            )
-            for item in items
-        ]
+        rows = [feedback_row(service_id, item, now) for item in items]
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN IMMEDIATE")
@@ -124,16 +90,3 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def open_store(url: str) -> Store:
-    """``sqlite:///relative/path``, ``sqlite:////abs/path``, ``sqlite://:memory:`` or ``postgresql://...``."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from service.store_postgres import PostgresStore
-
-        return PostgresStore(url)
-    if url.startswith("sqlite:///"):
-        return SqliteStore(url.removeprefix("sqlite:///"))
-    if url == "sqlite://:memory:":
-        return SqliteStore(":memory:")
-    raise ValueError("CDS_DATABASE_URL must start with sqlite:/// or postgresql://")

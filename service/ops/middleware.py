@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import outcome
-
-if TYPE_CHECKING:
-    from service.metrics import Metrics
+from service.ops.metrics import Metrics
+from service.outcome import outcome
 
 
 class BodyLimitMiddleware:
@@ -69,7 +66,7 @@ class BodyLimitMiddleware:
 class MetricsMiddleware:
     """Count and time every HTTP request by route template, method, hook and status."""
 
-    def __init__(self, app: ASGIApp, metrics: "Metrics") -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
 

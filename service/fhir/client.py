@@ -1,4 +1,5 @@
-"""Reading from the EHR's FHIR server: bounded GETs with the EHR's token, pagination, tolerant decoding."""
+"""Reading from the EHR's FHIR server: bounded GETs with the EHR's token, and a search with its pages, within
+the time budget of one hook call. Nothing else in the service follows a ``next`` link."""
 
 from __future__ import annotations
 
@@ -6,22 +7,17 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import orjson
 
+from service._http import read_capped
+from service.fhir.errors import FhirError
+
 FHIR_JSON = "application/fhir+json"
 # Conservative orjson decode rate for FHIR Bundles (measured 45-60 MB/s on a 2-core machine; see docs/performance.md).
 DECODE_BYTES_PER_S = 30_000_000
-
-
-class FhirError(Exception):
-    """The FHIR server could not give us this data (timeout, status, garbage, limit). Never a 5xx of ours."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +38,10 @@ class FhirTarget:
             and other.path.startswith(base.path.rstrip("/") + "/")
         )
 
+    def url(self, reference: str) -> str:
+        """``reference`` (``Condition?patient=p``, or a link the server gave) as an absolute URL on this server."""
+        return urljoin(self.base_url.rstrip("/") + "/", reference)
+
 
 class Deadline:
     """A total time budget shared by every call made for one hook request."""
@@ -53,8 +53,19 @@ class Deadline:
         return max(0.0, self._end - time.monotonic())
 
 
+def next_link(bundle: dict[str, Any]) -> str | None:
+    """The Bundle's ``next`` page URL, if it has one."""
+    links = bundle.get("link")
+    if isinstance(links, list):
+        for link in links:
+            if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+                url: str = link["url"]
+                return url
+    return None
+
+
 class FhirReader:
-    """One shared ``httpx.AsyncClient`` for every hook request; limits on size and pages."""
+    """One shared ``httpx.AsyncClient`` for every hook request; limits on size, pages and resources."""
 
     def __init__(
         self, client: httpx.AsyncClient, *, max_bytes: int, max_pages: int, max_resources: int = 5_000
@@ -83,25 +94,19 @@ class FhirReader:
                         raise FhirError(f"FHIR server refused the token ({response.status_code})")
                     if response.status_code >= 400:
                         raise FhirError(f"FHIR server answered {response.status_code}")
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > self._max_bytes:
-                        raise FhirError("FHIR response larger than the configured limit")
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > self._max_bytes:
-                            raise FhirError("FHIR response larger than the configured limit")
-                        chunks.append(chunk)
+                    raw = await read_capped(response, self._max_bytes)
         except TimeoutError:
             raise FhirError("FHIR server did not answer within the time budget") from None
         except httpx.HTTPError as exc:
             raise FhirError(f"FHIR server unreachable ({type(exc).__name__})") from None
+        if raw is None:
+            raise FhirError("FHIR response larger than the configured limit")
         # Decoding blocks the event loop (orjson holds the GIL: ~20 ms per MB of Bundle on 2 cores), so a
         # decode that cannot finish within the budget is not started: it would delay every other read too.
-        if deadline.remaining() < size / DECODE_BYTES_PER_S:
+        if deadline.remaining() < len(raw) / DECODE_BYTES_PER_S:
             raise FhirError("FHIR response could not be decoded within the time budget")
         try:
-            document = orjson.loads(b"".join(chunks))
+            document = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise FhirError("FHIR server answered something that is not JSON") from None
         if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
@@ -135,10 +140,10 @@ class FhirReader:
         return pages
 
 
-def next_link(bundle: dict[str, Any]) -> str | None:
-    links = bundle.get("link")
-    if isinstance(links, list):
-        for link in links:
-            if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-                return link["url"]
-    return None
+@dataclass(frozen=True, slots=True)
+class FhirServer:
+    """A FHIR server one hook call may read: where (and with which token), the shared reader, the time budget."""
+
+    target: FhirTarget
+    reader: FhirReader
+    budget_s: float

@@ -1,65 +1,47 @@
-"""Trusted CDS clients: the ``CDS_TRUSTED_CLIENTS`` file, and the keys we verify their JWTs with.
+"""The keys trusted clients sign with: inline JWK Sets and JWKS fetched from allowlisted ``jku`` URLs.
 
-File format (JSON)::
-
-    {"clients": [
-        {"iss": "https://sandbox.cds-hooks.org",
-         "jku": ["https://sandbox.cds-hooks.org/.well-known/jwks.json"],   # optional: allowlisted JWKS URLs
-         "jwks": {"keys": [ {...public JWK with kid...} ]},                # optional: inline keys
-         "tenants": ["org-1"]}                                              # optional: allowed `tenant` claims
-    ]}
-
-Each client needs inline keys, a ``jku`` list, or both. A JWKS is only ever fetched from a URL listed for
-the token's issuer (the token's own ``jku`` header is honoured only when it is in that list). Fetched sets
-are cached (``JWKS_TTL_S``) and refetched on an unknown ``kid`` at most once per ``JWKS_COOLDOWN_S``.
-Key objects are built once, when a set is loaded, never per request.
+A JWKS is only ever fetched from a URL listed for the token's issuer. Fetched sets are cached (``JWKS_TTL_S``)
+and refetched on an unknown ``kid`` at most once per ``JWKS_COOLDOWN_S``. Key objects are built once, when a
+set is loaded, never per request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable
-from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
 import orjson
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError
 
-from service.security import StartupRefused
+from service._http import read_capped
+from service.auth.errors import KeyUnavailable
+from service.config import StartupRefused
 
 log = logging.getLogger("axspa.trust")
 
 #: Algorithms this service can ever accept. ``none`` and HMAC (HS*) are never among them.
 SUPPORTED_ALGORITHMS = frozenset({"ES384", "RS384", "ES256", "RS256"})
 #: What a key of a given type can verify (the token's ``alg`` must match its key).
-_ALGS_FOR_KEY = {
+_ALGS_FOR_KEY: dict[tuple[Any, Any], tuple[str, ...]] = {
     ("EC", "P-384"): ("ES384",),
     ("EC", "P-256"): ("ES256",),
     ("RSA", None): ("RS384", "RS256"),
 }
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+MIN_RSA_BITS = 2048
 
 JWKS_TTL_S = 300.0
 JWKS_COOLDOWN_S = 30.0
 JWKS_TIMEOUT_S = 3.0
 JWKS_MAX_BYTES = 256 * 1024
 JWKS_MAX_KEYS = 50
-
-
-class KeyUnavailable(Exception):
-    """No key to verify with; ``check`` is the short reason (unknown-kid, jwks-unavailable, ...)."""
-
-    def __init__(self, check: str) -> None:
-        super().__init__(check)
-        self.check = check
 
 
 def refused_algorithm(alg: str) -> bool:
@@ -87,19 +69,6 @@ def check_algorithms(configured: Iterable[str]) -> None:
         )
     if not configured:
         raise StartupRefused("CDS_JWT_ALGORITHMS is empty")
-
-
-def url_allowed_for_keys(url: str) -> bool:
-    """https, or http on localhost (tests, development)."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return False
-    if not host:
-        return False
-    return parts.scheme == "https" or (parts.scheme == "http" and host in _LOCAL_HOSTS)
 
 
 KeyTable = dict[tuple[str, str], PyJWK]  # (kid, alg) -> key
@@ -153,32 +122,24 @@ def build_keys(jwks: Any, algorithms: frozenset[str], *, source: str, strict: bo
         if not usable:
             problem(f"{where} ({declared or kty}) cannot verify any accepted algorithm ({', '.join(sorted(algorithms))})")
             continue
-        if kty == "RSA":
-            try:
-                modulus_bits = _rsa_bits(jwk)
-            except ValueError:
-                modulus_bits = 0
-            if modulus_bits < 2048:
-                problem(f"{where} is an RSA key under 2048 bits")
-                continue
+        built: dict[str, PyJWK] = {}
         for alg in usable:
             try:
-                table[(kid, alg)] = PyJWK(jwk, algorithm=alg)
+                built[alg] = PyJWK(jwk, algorithm=alg)
             except (PyJWKError, ValueError, TypeError) as exc:
                 problem(f"{where} is not a valid {kty} key ({type(exc).__name__})")
                 break
+        else:
+            if any(_rsa_bits(key) < MIN_RSA_BITS for key in built.values()):
+                problem(f"{where} is an RSA key under {MIN_RSA_BITS} bits")
+                continue
+            table.update({(kid, alg): key for alg, key in built.items()})
     return table
 
 
-def _rsa_bits(jwk: dict[str, Any]) -> int:
-    n = jwk.get("n")
-    if not isinstance(n, str):
-        raise ValueError("no modulus")
-    try:
-        raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError("bad modulus") from None
-    return int.from_bytes(raw, "big").bit_length()
+def _rsa_bits(key: PyJWK) -> int:
+    """The modulus size of an RSA key (the cryptography key object knows it); other key types: no limit here."""
+    return key.key.key_size if isinstance(key.key, RSAPublicKey) else MIN_RSA_BITS
 
 
 def _has_kid(keys: KeyTable, kid: str) -> bool:
@@ -187,62 +148,12 @@ def _has_kid(keys: KeyTable, kid: str) -> bool:
 
 @dataclass(frozen=True)
 class TrustedClient:
+    """A trusted CDS client: its issuer, the JWKS URLs allowlisted for it, its inline keys, its tenants."""
+
     iss: str
     jku: tuple[str, ...] = ()
     keys: KeyTable = field(default_factory=dict)
     tenants: frozenset[str] | None = None  # None: the tenant claim is not checked
-
-
-def load_trusted_clients(path: Path, algorithms: frozenset[str]) -> dict[str, TrustedClient]:
-    """Read and validate the trusted-clients file; any problem -> :class:`StartupRefused` naming it."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise StartupRefused(f"CDS_TRUSTED_CLIENTS: cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise StartupRefused(f"CDS_TRUSTED_CLIENTS: {path} is not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("clients"), list):
-        raise StartupRefused(f'CDS_TRUSTED_CLIENTS: {path} must be an object with a "clients" list')
-    if not document["clients"]:
-        raise StartupRefused(f"CDS_TRUSTED_CLIENTS: {path} lists no clients")
-    clients: dict[str, TrustedClient] = {}
-    for index, entry in enumerate(document["clients"]):
-        where = f"CDS_TRUSTED_CLIENTS: clients[{index}]"
-        if not isinstance(entry, dict):
-            raise StartupRefused(f"{where} is not an object")
-        unknown = set(entry) - {"iss", "jku", "jwks", "tenants", "name", "comment"}
-        if unknown:
-            raise StartupRefused(f"{where} has unknown member(s) {', '.join(sorted(unknown))}")
-        iss = entry.get("iss")
-        if not isinstance(iss, str) or not iss.strip():
-            raise StartupRefused(f'{where} has no "iss" string')
-        where = f"CDS_TRUSTED_CLIENTS: client {iss!r}"
-        if iss in clients:
-            raise StartupRefused(f"{where} is listed twice")
-        jku = entry.get("jku", [])
-        if isinstance(jku, str):
-            jku = [jku]
-        if not isinstance(jku, list) or not all(isinstance(u, str) and u for u in jku):
-            raise StartupRefused(f'{where}: "jku" must be a list of URLs')
-        for url in jku:
-            if not url_allowed_for_keys(url):
-                raise StartupRefused(f"{where}: jku {url!r} must be an https URL (http only for localhost)")
-        keys: KeyTable = {}
-        if "jwks" in entry:
-            keys = build_keys(entry["jwks"], algorithms, source=f"{where} jwks", strict=True)
-            if not keys:
-                raise StartupRefused(f"{where}: jwks has no keys")
-        if not keys and not jku:
-            raise StartupRefused(f'{where} needs inline "jwks" keys or a "jku" list to fetch them from')
-        tenants = entry.get("tenants")
-        if tenants is not None:
-            if not isinstance(tenants, list) or not tenants or not all(isinstance(t, str) and t for t in tenants):
-                raise StartupRefused(f'{where}: "tenants" must be a non-empty list of strings (or absent)')
-            tenants = frozenset(tenants)
-        clients[iss] = TrustedClient(iss=iss, jku=tuple(jku), keys=keys, tenants=tenants)
-    return clients
 
 
 @dataclass
@@ -328,16 +239,10 @@ class KeyStore:
                 ) as response:
                     if response.status_code != 200:
                         raise ValueError(f"status {response.status_code}")
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                        raise ValueError("JWKS larger than the limit")
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > self.max_bytes:
-                            raise ValueError("JWKS larger than the limit")
-                        chunks.append(chunk)
-            keys = build_keys(orjson.loads(b"".join(chunks)), self.algorithms, source=url, strict=False)
+                    raw = await read_capped(response, self.max_bytes)
+            if raw is None:
+                raise ValueError("JWKS larger than the limit")
+            keys = build_keys(orjson.loads(raw), self.algorithms, source=url, strict=False)
         except (TimeoutError, httpx.HTTPError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
             log.warning("jwks fetch failed", extra={"jku": url, "reason": str(exc)[:200] or type(exc).__name__})
             return  # keep serving the keys we had (if any) until a later fetch succeeds

@@ -53,6 +53,6 @@ class Metrics:
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if directory:
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry, path=directory)
+            multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # unannotated upstream
             return generate_latest(registry)
         return generate_latest(self.registry)

@@ -35,9 +35,11 @@ from jwt.utils import base64url_decode
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from service.auth.clients import load_trusted_clients
+from service.auth.errors import Unauthorized
+from service.auth.keys import KeyStore, TrustedClient, accepted_algorithms
 from service.config import Settings
-from service.store import Store
-from service.trust import KeyStore, KeyUnavailable, accepted_algorithms, load_trusted_clients
+from service.storage import Store
 
 log = logging.getLogger("axspa.auth")
 
@@ -45,14 +47,6 @@ CLOCK_SKEW_S = 60
 MAX_LIFETIME_S = 300
 MAX_TOKEN_CHARS = 16 * 1024
 MAX_JTI_CHARS = 256
-
-
-class Unauthorized(Exception):
-    """Authentication failed; ``check`` names the failed check for the log and metrics (never the token)."""
-
-    def __init__(self, check: str) -> None:
-        super().__init__(check)
-        self.check = check
 
 
 def _number(claims: dict[str, Any], name: str) -> float:
@@ -70,12 +64,14 @@ def _same_url(a: str, b: str) -> bool:
 
 
 class Authenticator:
+    """Verifies CDS Hooks client JWTs (the checks above, in that order) against the trusted clients' keys."""
+
     def __init__(self, settings: Settings, store: Store, http: httpx.AsyncClient) -> None:
         self.settings = settings
         self.store = store
         self.http = http
         self.algorithms = accepted_algorithms(settings.jwt_algorithms)
-        clients = {}
+        clients: dict[str, TrustedClient] = {}
         if settings.trusted_clients is not None:
             clients = load_trusted_clients(settings.trusted_clients, self.algorithms)
         self.keys = KeyStore(clients, self.algorithms, http)
@@ -142,10 +138,7 @@ class Authenticator:
                 raise Unauthorized("tenant-not-allowed")
         self._check_claims(unverified, audience)
 
-        try:
-            key = await self.keys.key_for(client, kid, alg, jku)
-        except KeyUnavailable as exc:
-            raise Unauthorized(exc.check) from None
+        key = await self.keys.key_for(client, kid, alg, jku)  # KeyUnavailable is an Unauthorized
         try:
             claims = jwt.decode(
                 token,
@@ -202,6 +195,3 @@ class Authenticator:
             raise Unauthorized("invalid-lifetime")
         if exp - iat > MAX_LIFETIME_S:
             raise Unauthorized("lifetime-too-long")
-
-    async def aclose(self) -> None:
-        return None

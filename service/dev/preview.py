@@ -13,7 +13,7 @@ Routes (no authentication: they only expose the synthetic test fixtures and the 
                                       plus the drug catalogue for "order something else"
 * ``GET /preview/cases/{rule}/{case}`` the case's CDS Hooks request
 * ``POST /preview/request``          ``{"document": Bundle|request, "order"?: MedicationRequest}`` -> the CDS Hooks
-                                      request the offline evaluator would build (``service.offline``)
+                                      request the offline evaluator would build (``service.dev.bundles``)
 
 Fixtures are read from ``CDS_PREVIEW_FIXTURES`` (the container sets /app/fhir_fixtures), else from the
 ``fhir_fixtures`` folder beside the package when running from a checkout.
@@ -31,6 +31,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+
+from hooks.knowledge import RXNORM, knowledge
+from service.dev.bundles import is_request, request_from_bundle, request_with_order
+from service.dev.errors import InputError
 
 log = logging.getLogger("axspa.preview")
 
@@ -55,7 +59,7 @@ def fixtures_dir() -> Path:
     configured = os.environ.get("CDS_PREVIEW_FIXTURES")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent / "fhir_fixtures"
+    return Path(__file__).resolve().parents[2] / "fhir_fixtures"
 
 
 def _orders(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -108,8 +112,6 @@ def _index(directory: str) -> tuple[dict[str, Path], bytes]:
 def _catalog() -> list[dict[str, Any]]:
     """Drugs the page can order instead of the fixture's draft (from the hook's knowledge base)."""
     try:
-        from hooks.knowledge import RXNORM, knowledge
-
         drugs = knowledge().drugs.values()
         return [
             {"key": d.key, "name": d.name, "class": d.drug_class.label, "text": d.order_text, "rxnorm": d.order_rxnorm,
@@ -156,8 +158,6 @@ async def case(rule: str, case: str) -> Response:
 @router.post("/preview/request")
 async def build_request(request: Request) -> Response:
     """Turn a pasted patient Bundle (or request) + optional order into a CDS Hooks request for the page."""
-    from service.offline import InputError, _is_request, request_from_bundle, request_with_order
-
     raw = await request.body()
     if len(raw) > MAX_PASTE_BYTES:
         return _error(413, f"larger than {MAX_PASTE_BYTES} bytes")
@@ -169,7 +169,7 @@ async def build_request(request: Request) -> Response:
         return _error(400, 'expected {"document": <Bundle or CDS Hooks request>, "order"?: <MedicationRequest>}')
     document, order = body["document"], body.get("order")
     try:
-        if _is_request(document):
+        if is_request(document):
             built = request_with_order(document, order) if order else document
         else:
             built = request_from_bundle(document, order)

@@ -1,23 +1,23 @@
 """PostgreSQL store (``CDS_DATABASE_URL=postgresql://...``): feedback and the ``jti`` replay cache shared by replicas.
 
 Safe under concurrency from several threads and processes: each call borrows a connection from a small
-per-process pool (autocommit off, one short transaction per call); a broken connection is discarded and the
-call retried once on a fresh one. Idempotency and replay protection rest on primary keys
+per-process ``psycopg_pool.ConnectionPool`` (checked before use, one short transaction per call); a call whose
+connection breaks is retried once on a fresh one. Idempotency and replay protection rest on primary keys
 (``INSERT ... ON CONFLICT``), never on a read-then-write.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
 import psycopg
+from psycopg_pool import ConnectionPool
 
-from service.store import feedback_key
+from service.storage.base import feedback_row
 
 log = logging.getLogger("axspa.store")
 T = TypeVar("T")
@@ -47,77 +47,41 @@ _CLEANUP_EVERY_S = 60.0
 
 
 class PostgresStore:
+    """A :class:`~service.storage.base.Store` in PostgreSQL, shared by every replica pointed at it."""
+
     def __init__(self, url: str, *, max_connections: int = 8, connect_timeout: int = 5) -> None:
-        self._url = url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
-        self._connect_timeout = connect_timeout
-        self._max = max_connections
-        self._idle: list[psycopg.Connection] = []
-        self._open = 0
-        self._cond = threading.Condition()
-        self._closed = False
-        self._last_cleanup = 0.0
-        self._run(self._create_schema)
-
-    # ------------------------------------------------------------------ connections
-    def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(
-            self._url, connect_timeout=self._connect_timeout, application_name="axspa-cds", autocommit=False
+        conninfo = url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"connect_timeout": connect_timeout, "application_name": "axspa-cds", "autocommit": False},
+            check=ConnectionPool.check_connection,
+            timeout=4 * connect_timeout,
+            name="axspa-cds",
+            open=True,
         )
-
-    def _acquire(self) -> psycopg.Connection:
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise psycopg.OperationalError("store closed")
-                if self._idle:
-                    return self._idle.pop()
-                if self._open < self._max:
-                    self._open += 1
-                    break
-                self._cond.wait(5)
+        self._last_cleanup = 0.0
         try:
-            return self._connect()
+            self._run(self._create_schema)
         except BaseException:
-            with self._cond:
-                self._open -= 1
-                self._cond.notify()
+            self._pool.close()
             raise
 
-    def _release(self, conn: psycopg.Connection, broken: bool) -> None:
-        with self._cond:
-            if broken or conn.closed or self._closed:
-                self._open -= 1
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - already broken
-                    pass
-            else:
-                self._idle.append(conn)
-            self._cond.notify()
-
-    def _run(self, work: Callable[[psycopg.Connection], T]) -> T:
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Run ``work`` in one transaction; on a connection failure retry once with a new connection."""
         for attempt in (1, 2):
-            conn = self._acquire()
-            broken = False
             try:
-                with conn.transaction():
-                    result = work(conn)
-                return result
+                with self._pool.connection() as conn, conn.transaction():
+                    return work(conn)
             except psycopg.OperationalError:
-                broken = True
                 if attempt == 2:
                     raise
                 log.warning("postgres connection failed; retrying on a new connection")
-            except BaseException:
-                broken = conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.UNKNOWN
-                raise
-            finally:
-                self._release(conn, broken)
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _create_schema(conn: psycopg.Connection) -> None:
+    def _create_schema(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         for statement in filter(None, (part.strip() for part in _SCHEMA.split(";"))):
             conn.execute(statement)
@@ -127,17 +91,13 @@ class PostgresStore:
         now = time.time()
         rows: dict[str, tuple[Any, ...]] = {}
         for item in items:
-            key = feedback_key(service_id, item)
-            rows.setdefault(
-                key,
-                (key, service_id, item["card"], item["outcome"], item["outcomeTimestamp"],
-                 orjson.dumps(item).decode(), now),
-            )
+            row = feedback_row(service_id, item, now)
+            rows.setdefault(row[0], row)
         if not rows:
             return 0
         columns = list(zip(*rows.values()))
 
-        def insert(conn: psycopg.Connection) -> int:
+        def insert(conn: psycopg.Connection[Any]) -> int:
             cursor = conn.execute(
                 """
                 INSERT INTO axspa_feedback (key, service_id, card, outcome, outcome_timestamp, body, received_at)
@@ -154,7 +114,7 @@ class PostgresStore:
         return self._run(insert)
 
     def list_feedback(self, service_id: str) -> list[dict[str, Any]]:
-        def select(conn: psycopg.Connection) -> list[str]:
+        def select(conn: psycopg.Connection[Any]) -> list[str]:
             cursor = conn.execute(
                 "SELECT body FROM axspa_feedback WHERE service_id = %s ORDER BY seq", (service_id,)
             )
@@ -168,7 +128,7 @@ class PostgresStore:
         if cleanup:
             self._last_cleanup = now
 
-        def claim(conn: psycopg.Connection) -> bool:
+        def claim(conn: psycopg.Connection[Any]) -> bool:
             if cleanup:
                 conn.execute("DELETE FROM axspa_jti_seen WHERE expires_at < %s", (now,))
             # A row that has expired but not yet been cleaned up may be reclaimed, atomically.
@@ -192,13 +152,4 @@ class PostgresStore:
             return False
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-            self._cond.notify_all()
-        for conn in idle:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001
-                pass
+        self._pool.close()

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+#: Loggers that would write outbound URLs (with ``patient=<id>`` in FHIR searches) or headers at INFO/DEBUG.
+QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "psycopg")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
 
 
@@ -18,6 +20,8 @@ def pseudonym(value: str) -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, the record's extra fields, exc."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
@@ -34,6 +38,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO") -> None:
+    """JSON lines on stderr for the root logger and uvicorn's; outbound HTTP loggers quiet."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -42,6 +47,12 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # httpx logs every outbound URL (FHIR searches carry patient=<id>) at INFO; httpcore logs headers at DEBUG.
-    for name in ("httpx", "httpcore", "hpack"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_outbound_loggers()
+
+
+def quiet_outbound_loggers() -> None:
+    """httpx logs every request URL at INFO and httpcore logs headers at DEBUG: keep them at WARNING."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)

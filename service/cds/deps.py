@@ -1,0 +1,70 @@
+"""FastAPI dependencies of the CDS Hooks routes: the caller is trusted, the service id is ours, the body is a
+valid request. Each refuses by raising (:class:`~service.auth.Unauthorized`, :class:`~service.cds.errors.CdsError`);
+the app's exception handlers turn that into the response. They run in this order: auth, service id, body."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from service.cds.errors import BadRequest, UnknownService
+from service.config import SERVICE_ID
+from service.runtime import Runtime, get_runtime
+
+Model = TypeVar("Model", bound=BaseModel)
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def authenticated(request: Request, runtime: RuntimeDep) -> None:
+    """The caller is a trusted CDS client (or the service runs in development mode)."""
+    await runtime.authenticator.verify(request)
+
+
+def our_service(service_id: str) -> str:
+    """The path's service id is this service's."""
+    if service_id != SERVICE_ID:
+        raise UnknownService(service_id)
+    return service_id
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body, which must be a JSON object."""
+    raw = await request.body()
+    if not raw:
+        raise BadRequest("request body is empty; a JSON object is required")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON ({exc.args[0].split(':')[0]})") from None
+    if not isinstance(document, dict):
+        raise BadRequest("request body must be a JSON object")
+    return document
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 10) -> list[str]:
+    """Human-readable ``location: message`` lines, without echoing the offending values."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False)[:limit]:
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        lines.append(f"{location}: {error['msg']}")
+    return lines
+
+
+def body(model: type[Model]) -> Callable[..., Awaitable[Model]]:
+    """A dependency: the authenticated caller's body for our service, validated as ``model``."""
+
+    async def validated(
+        _caller: Annotated[None, Depends(authenticated)],
+        _service: Annotated[str, Depends(our_service)],
+        document: Annotated[dict[str, Any], Depends(json_object)],
+    ) -> Model:
+        try:
+            return model.model_validate(document)
+        except ValidationError as exc:
+            raise BadRequest(*describe_validation_error(exc)) from None
+
+    return validated

@@ -1,0 +1,99 @@
+"""The one request pipeline: a validated CDS Hooks request -> prefetch resolution -> ``hooks.evaluate`` -> the
+response. The hook endpoint and ``python -m service evaluate`` both run it; a silent-mode replay over a cohort or a
+card ledger can too: its input is the request, the FHIR servers it may read (none offline) and today's date, its
+output says what was read (the resolution), what the hook decided (the evaluation) and what goes over the wire
+(the response), or that required data is missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+import hooks
+from hooks.response import CDSResponse  # the hook builds typed cards: serialised as they are, never re-validated
+from service.cds.errors import BadRequest, RequiredDataMissing
+from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
+from service.config import SERVICE_ID
+from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
+
+
+class FhirServers(Protocol):
+    """Which FHIR server a request may be read from (the runtime: its allowlist, its shared reader)."""
+
+    def fhir_server(self, base_url: str | None, token: str | None) -> FhirServer | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Unrelated:
+    """The order is outside the service's scope: no card, and no patient data was read."""
+
+    hook: HookName
+    response: CDSResponse = field(default_factory=lambda: CDSResponse(cards=[]))
+
+
+@dataclass(frozen=True, slots=True)
+class DataMissing:
+    """Data the decision requires (conditions, medications) could not be obtained: the answer is 412."""
+
+    hook: HookName
+    resolution: Resolution
+    missing: list[str]
+
+    def error(self) -> RequiredDataMissing:
+        return RequiredDataMissing(self.missing, self.resolution.data.notes)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """What the hook decided and the response that says it (no card for an unrelated order)."""
+
+    hook: HookName
+    resolution: Resolution
+    evaluation: hooks.Evaluation
+    response: CDSResponse
+    relevant: bool = True
+
+    def body(self) -> bytes:
+        return self.response.model_dump_json(exclude_none=True).encode()
+
+
+Outcome = Unrelated | DataMissing | Evaluated
+
+
+async def run(
+    request: CDSRequest, servers: FhirServers | None, today: date, *, evaluate_unrelated: bool = False
+) -> Outcome:
+    """Evaluate ``request``, reading what its prefetch lacks from its ``fhirServer`` if ``servers`` allows it
+    (None: no FHIR server is ever read, as offline).
+
+    An unrelated order is answered at once (:class:`Unrelated`) unless ``evaluate_unrelated`` asks for the
+    history anyway (the offline CLI shows it); its response still has no card.
+    """
+    hook = request.served_hook
+    if hook is None:
+        raise BadRequest(f"hook {request.hook!r} is not served by {SERVICE_ID} (served: {', '.join(SERVED_HOOKS)})")
+    context = request.context
+    relevant = hooks.is_relevant_order(hook, context.draftOrders, request.selections)
+    if not relevant and not evaluate_unrelated:
+        return Unrelated(hook)
+    token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+    server = servers.fhir_server(request.fhirServer, token) if servers is not None else None
+    resolution = await resolve_prefetch(request.prefetch, context.patientId, server)
+    missing = required_data_missing(resolution.data.unavailable)
+    if missing:
+        return DataMissing(hook, resolution, missing)
+    evaluation = hooks.evaluate(
+        hooks.HookInput(
+            hook=hook,
+            hook_instance=request.hookInstance,
+            patient_id=context.patientId,
+            user_id=context.userId,
+            draft_orders=context.draftOrders,
+            selections=request.selections,
+            data=resolution.data,
+            today=today,
+        )
+    )
+    response = CDSResponse(cards=evaluation.cards if relevant else [])
+    return Evaluated(hook, resolution, evaluation, response, relevant)

@@ -1,0 +1,110 @@
+"""The CDS Hooks routes: discovery, the hook endpoint and feedback, and the exception handlers they rely on."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from functools import cache
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from service.auth import Unauthorized
+from service.cds import pipeline
+from service.cds.deps import RuntimeDep, authenticated, body
+from service.cds.discovery import discovery_document
+from service.cds.errors import CdsError
+from service.cds.feedback import FeedbackRequest
+from service.cds.request import CDSRequest
+from service.cds.response import CDSResponse
+from service.config import SERVICE_ID
+from service.outcome import outcome
+from service.runtime import Runtime, get_runtime
+
+log = logging.getLogger("axspa.app")
+JSON = "application/json"
+
+router = APIRouter(tags=["CDS Hooks"])
+
+
+@cache
+def _discovery_body() -> bytes:
+    return orjson.dumps(discovery_document())
+
+
+@router.get("/cds-services", summary="Discovery", dependencies=[Depends(authenticated)])
+@router.get("/cds-services/", include_in_schema=False, dependencies=[Depends(authenticated)])
+async def discovery() -> Response:
+    return Response(_discovery_body(), media_type=JSON)
+
+
+@router.post(
+    "/cds-services/{service_id}",
+    summary="Call the service (order-select or order-sign)",
+    openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": CDSRequest.model_json_schema()}}}},
+    responses={
+        200: {"content": {JSON: {"schema": CDSResponse.model_json_schema()}}},
+        400: {"description": "Malformed request (OperationOutcome)"},
+        404: {"description": "Unknown service id"},
+        412: {"description": "Required data unobtainable (OperationOutcome)"},
+    },
+)
+async def call_service(
+    request: Request, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))], runtime: RuntimeDep
+) -> Response:
+    result = await pipeline.run(cds_request, runtime, date.today())
+    request.state.hook = result.hook
+    _count(runtime, result)
+    if isinstance(result, pipeline.DataMissing):
+        raise result.error()
+    if isinstance(result, pipeline.Unrelated):
+        return Response(b'{"cards":[]}', media_type=JSON)
+    return Response(result.body(), media_type=JSON)
+
+
+@router.post(
+    "/cds-services/{service_id}/feedback",
+    summary="Feedback on cards",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {JSON: {"schema": FeedbackRequest.model_json_schema()}}}
+    },
+)
+async def feedback(parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))], runtime: RuntimeDep) -> Response:
+    items = [item.model_dump(mode="json", exclude_none=True) for item in parsed.feedback]
+    stored = await run_in_threadpool(runtime.store.record_feedback, SERVICE_ID, items)
+    for item in items:
+        runtime.metrics.feedback.labels(item["outcome"]).inc()
+    return Response(orjson.dumps({"received": len(items), "new": stored}), media_type=JSON)
+
+
+def _count(runtime: Runtime, result: pipeline.Outcome) -> None:
+    metrics = runtime.metrics
+    if isinstance(result, pipeline.Unrelated):
+        metrics.silent.labels(result.hook, "unrelated-order").inc()
+        return
+    if result.resolution.fetched:
+        metrics.fhir_latency.observe(result.resolution.seconds)
+    for key in result.resolution.failed:
+        metrics.fhir_failures.labels(key).inc()
+    if isinstance(result, pipeline.Evaluated):
+        if not result.response.cards:
+            metrics.silent.labels(result.hook, "nothing-actionable").inc()
+        for card in result.response.cards:
+            metrics.cards.labels(result.hook, card.indicator).inc()
+
+
+# --------------------------------------------------------------------------- exception handlers
+
+
+async def refused(request: Request, exc: Unauthorized) -> Response:
+    """401 with no detail; the log line and the metric name the failed check."""
+    get_runtime(request).metrics.auth_failures.labels(exc.check).inc()
+    log.warning("client authentication failed", extra={"check": exc.check})
+    return Response(b'{"error":"unauthorized"}', status_code=401, media_type=JSON, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def cds_error(request: Request, exc: CdsError) -> Response:
+    return outcome(exc.status, exc.code, *exc.messages)

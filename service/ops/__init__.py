@@ -1,0 +1,16 @@
+"""Operations: structured logs, Prometheus metrics, the middleware that limits and measures every request."""
+
+from service.ops.logs import QUIET_LOGGERS, JsonFormatter, configure, pseudonym, quiet_outbound_loggers
+from service.ops.metrics import Metrics
+from service.ops.middleware import BodyLimitMiddleware, MetricsMiddleware
+
+__all__ = [
+    "QUIET_LOGGERS",
+    "BodyLimitMiddleware",
+    "JsonFormatter",
+    "Metrics",
+    "MetricsMiddleware",
+    "configure",
+    "pseudonym",
+    "quiet_outbound_loggers",
+]

@@ -1,0 +1,33 @@
+"""The benchmark script runs and prints its table (no figure is asserted: speed is shown by bench/, not tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_bench_quick_seed_prints_the_seed_row_beside_the_floor(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "--quick", "--only", "seed",
+                          "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("# machine before:") and "nproc" in line and "load average" in line for line in lines)
+    assert any(line.startswith("# machine after:") for line in lines)
+    header = next(line for line in lines if line.startswith("row "))
+    assert "svc p50" in header and "flr p50" in header and "ratio" in header and "goal" in header
+    seed_rows = [line for line in lines if line.startswith("seed ")]
+    assert len(seed_rows) == 1, run.stdout  # --only seed is that row, not seed-c8
+    assert seed_rows[0].rstrip().endswith(("MET", "MISSED")), seed_rows[0]
+    assert "UNEXPECTED STATUSES" not in seed_rows[0]
+    results = json.loads(out.read_text())
+    (row,) = results["rows"]
+    assert row["row"] == "seed" and row["service"]["statuses"] == {"200": row["service"]["n"]}
+    assert row["floor"]["statuses"] == {"200": row["floor"]["n"]}
