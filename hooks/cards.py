@@ -18,7 +18,8 @@ SUMMARY_MAX = 139
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 DIAGNOSIS_CODING = {
     "AS": {"system": SNOMED, "code": "9631008", "display": "Ankylosing spondylitis"},
-    "nr-axSpA": {"system": ICD10CM, "code": "M45.A0", "display": "Non-radiographic axial spondyloarthritis of unspecified sites in spine"},
+    "nr-axSpA": {"system": ICD10CM, "code": "M45.A0",
+                 "display": "Non-radiographic axial spondyloarthritis of unspecified sites in spine"},
 }
 INDICATOR = {"critical": "critical", "warning": "warning", "advice": "info", "info": "info"}
 

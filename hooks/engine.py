@@ -12,7 +12,13 @@ from hooks.history import build_history
 from hooks.knowledge import Drug, Knowledge, knowledge
 from hooks.observations import read_observations
 from hooks.record import (
-    ConditionFinding, DraftOrder, patient_age, read_allergies, read_conditions, read_draft_orders, read_medications,
+    ConditionFinding,
+    DraftOrder,
+    patient_age,
+    read_allergies,
+    read_conditions,
+    read_draft_orders,
+    read_medications,
 )
 from hooks.response import Card
 from hooks.rules import Context, rulebook
@@ -71,7 +77,7 @@ def is_relevant_order(hook: str, draft_orders: dict[str, Any], selections: tuple
     """Cheap pre-check (no patient data): does any selected/drafted order name a drug this hook speaks about?"""
     try:
         return bool(_relevant_orders(knowledge(), hook, draft_orders, selections))
-    except Exception:  # noqa: BLE001 - a malformed bundle is simply not relevant, but a bug must be seen
+    except Exception:
         log.exception("draft orders could not be read; treated as not relevant")
         return False
 

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from hooks.schema import (
-    ConditionsFile, DrugsFile, KnowledgeError, ObservationsFile, RuleSettings, RulesFile, SourceSpec, validate,
+    ConditionsFile,
+    DrugsFile,
+    KnowledgeError,
+    ObservationsFile,
+    RuleSettings,
+    RulesFile,
+    SourceSpec,
+    validate,
 )
 
 KNOWLEDGE_DIR = Path(__file__).with_name("knowledge")

@@ -57,6 +57,10 @@ class PatientStatus:
     smoking: Smoking
 
 
+def _on(when: date | None) -> str:
+    return f"on {when}" if when else "(date not recorded)"
+
+
 def _of(findings: Sequence[ConditionFinding], value_set: str) -> list[ConditionFinding]:
     return [f for f in findings if f.value_set == value_set]
 
@@ -89,7 +93,8 @@ def _gestation(kb: Knowledge, conditions: list[ConditionFinding], observations: 
             found = _z3a_weeks(code)
             if found:
                 when = f.recorded or f.onset
-                candidates.append((when, found[0], f"ICD-10-CM {code[:3]}.{code[3:]} ({found[1]}) recorded {when or 'without a date'}"))
+                shown = f"ICD-10-CM {code[:3]}.{code[3:]} ({found[1]}) recorded {when or 'without a date'}"
+                candidates.append((when, found[0], shown))
     for o in observations:
         if o.kind == "gestational_age" and o.weeks is not None:
             candidates.append((o.when, o.weeks, f"gestational age {o.text} recorded {o.when or 'without a date'} ({o.ref})"))
@@ -165,7 +170,7 @@ def _planning(kb: Knowledge, findings: Sequence[ConditionFinding], observations:
                     "pregnancy_intent")
     if intent is not None and intent.value == "planning" and (
             intent.when is None or (today - intent.when).days <= kb.settings.screening_lookback_days):
-        evidence.append(f"pregnancy intention '{intent.text}' {('on ' + str(intent.when)) if intent.when else ''} ({intent.ref})")
+        evidence.append(f"pregnancy intention '{intent.text}' {_on(intent.when)} ({intent.ref})")
     return "; ".join(evidence)
 
 
@@ -175,7 +180,7 @@ def _smoking(findings: Sequence[ConditionFinding], observations: Sequence[Observ
         or latest(observations, "smoking")
     conditions = _of(findings, "smoking")
     if recorded is not None and recorded.value in ("current", "former"):
-        return Smoking(recorded.value, f"smoking status '{recorded.text}' {('on ' + str(recorded.when)) if recorded.when else '(date not recorded)'}")
+        return Smoking(recorded.value, f"smoking status '{recorded.text}' {_on(recorded.when)}")
     if conditions:
         current = any(f.status in _ACTIVE for f in conditions)
         if recorded is not None and recorded.value == "never":
@@ -183,7 +188,7 @@ def _smoking(findings: Sequence[ConditionFinding], observations: Sequence[Observ
                          f"({conditions[0].ref}): read as a smoker.")
         return Smoking("current" if current else "former", _condition_evidence(conditions[0]))
     if recorded is not None:
-        return Smoking(recorded.value, f"smoking status '{recorded.text}' {('on ' + str(recorded.when)) if recorded.when else '(date not recorded)'}")
+        return Smoking(recorded.value, f"smoking status '{recorded.text}' {_on(recorded.when)}")
     return Smoking("not recorded")
 
 

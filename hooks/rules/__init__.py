@@ -19,7 +19,15 @@ from functools import cache
 from hooks.knowledge import Drug, Knowledge, KnowledgeError, knowledge
 from hooks.rules import care, emm, infection, jak, labels, pregnancy, safety, switching  # noqa: F401 - registers
 from hooks.rules.base import (
-    GROUP_LABEL, GROUP_OF_FAMILY, REGISTRY, Context, Exclusion, Finding, Plan, Ranking, Recommendation,
+    GROUP_LABEL,
+    GROUP_OF_FAMILY,
+    REGISTRY,
+    Context,
+    Exclusion,
+    Finding,
+    Plan,
+    Ranking,
+    Recommendation,
 )
 
 __all__ = ["GROUP_LABEL", "GROUP_OF_FAMILY", "REGISTRY", "Context", "Exclusion", "Finding", "Plan", "Rulebook",

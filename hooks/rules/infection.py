@@ -88,7 +88,7 @@ class LatentTbUntreated(Recommendation):
 @register("tb_screening")
 class TbScreening(Recommendation):
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
-        if not _advanced(starting) or ctx.has("active_tb", "latent_tb") or _positive_tb_test(ctx):
+        if not _advanced(starting) or ctx.has("active_tb", "latent_tb", "tb_history") or _positive_tb_test(ctx):
             return []
         test = ctx.latest("igra", "tst")
         lookback = ctx.kb.settings.screening_lookback_days
@@ -188,18 +188,25 @@ class RecentSeriousInfection(Recommendation):
                 said.append(f"{f.label} ({f.ref}, resolved or last recorded {f.last_date})")
             elif f.last_date is None:
                 undated.append(f"{f.label} ({f.ref}, date not recorded)")
+        minor = []
         for c in ctx.courses:
             if c.stop_reason != INFECTION or c.family not in GROUP_OF_FAMILY:
                 continue
-            restart = " Restarting it is the clinician's decision once the infection is controlled." \
-                if c.drug == ordered.key else ""
-            line = f"{c.drug_name} was stopped for a serious infection{(' on ' + str(c.end)) if c.end else ''}: " \
-                   f"not a failure of {c.drug_name}.{restart}"
-            (said if ctx.recent(c.end, days) else undated if c.end is None else []).append(line)
+            kind = "a serious infection" if c.serious else "an infection (not recorded as serious)"
+            line = f"{c.drug_name} was stopped for {kind}{(' on ' + str(c.end)) if c.end else ''}: " \
+                   f"not a failure of {c.drug_name}."
+            if not c.serious:
+                minor.append(line)
+            elif ctx.recent(c.end, days):
+                said.append(line)
+            elif c.end is None:
+                undated.append(line)
         if said:
             return [self.finding(" ".join(s if s.endswith(".") else s + "." for s in said + undated),
                                  short=self.summary(), severity="warning")]
         if undated:
             return [self.finding(" ".join(s if s.endswith(".") else s + "." for s in undated),
                                  short=self.summary("undated"), severity="advice")]
+        if minor:
+            return [self.finding(" ".join(minor), severity="info", says_rule=False)]
         return []

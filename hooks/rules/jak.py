@@ -88,8 +88,8 @@ def _tnfi_label_evidence(ctx: Context) -> tuple[bool, str]:
     if not tnfi:
         said = "No TNF inhibitor course is on record."
     else:
-        said = "; ".join(f"{c.drug_name}: {c.outcome if c.status != 'active' else 'ongoing, no inadequate response or intolerance documented'}"
-                         for c in tnfi) + "."
+        ongoing = "ongoing, no inadequate response or intolerance documented"
+        said = "; ".join(f"{c.drug_name}: {c.outcome if c.status != 'active' else ongoing}" for c in tnfi) + "."
     others = [c for c in ctx.courses if c.family == "il17i" and c.failed]
     if others:
         said += f" {others[-1].drug_name} ({others[-1].outcome}) is not a TNF blocker."

@@ -7,19 +7,29 @@ import json
 import random
 
 import pytest
+from axspa_builders import (
+    ACTIVE_TB,
+    AS,
+    HEART_FAILURE,
+    IBD,
+    NR_AXSPA,
+    PREGNANCY,
+    PSORIASIS,
+    UVEITIS,
+    allergy,
+    hook_input,
+    observation,
+    statement,
+    topic,
+)
 from fhir.resources.R4B.medicationrequest import MedicationRequest
+from test_rules import ADA_PRIMARY, ETN_LOCAL, UPA_PRIMARY, seed_input
 
 from hooks.contract import HookSettings
 from hooks.engine import evaluate
 from hooks.knowledge import knowledge
 from hooks.response import Card, CDSResponse
 from service.cds import CDSResponse as WireResponse
-
-from axspa_builders import (
-    ACTIVE_TB, AS, HEART_FAILURE, IBD, NR_AXSPA, PREGNANCY, PSORIASIS, UVEITIS, allergy, hook_input, observation,
-    statement, topic,
-)
-from test_rules import ADA_PRIMARY, ETN_LOCAL, UPA_PRIMARY, seed_input
 
 SCENARIOS = {
     "seed": lambda: seed_input(),

@@ -3,11 +3,21 @@ screening reminders that a recent negative result silences (and the card says so
 
 from __future__ import annotations
 
-from hooks.engine import evaluate
-
 from axspa_builders import (
-    ACTIVE_TB, AS, LATENT_TB, SEPSIS, condition, fired, hook_input, observation, statement, suggested_drugs, topic,
+    ACTIVE_TB,
+    AS,
+    LATENT_TB,
+    SEPSIS,
+    condition,
+    fired,
+    hook_input,
+    observation,
+    statement,
+    suggested_drugs,
+    topic,
 )
+
+from hooks.engine import evaluate
 
 NSAIDS = (statement("ibuprofen", start="2024-01-01", end="2024-06-01", reason="Insufficient relief at full dose"),
           statement("naproxen", status="active", start="2024-06-05"))

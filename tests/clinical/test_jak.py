@@ -3,11 +3,20 @@ from the record (age, smoking status Observation, cardiovascular risk, VTE, mali
 
 from __future__ import annotations
 
-from hooks.engine import evaluate
-
 from axspa_builders import (
-    AS, NR_AXSPA, condition, fired, hook_input, observation, recommended_drug, statement, suggested_drugs, topic,
+    AS,
+    NR_AXSPA,
+    condition,
+    fired,
+    hook_input,
+    observation,
+    recommended_drug,
+    statement,
+    suggested_drugs,
+    topic,
 )
+
+from hooks.engine import evaluate
 
 JAK = {"upadacitinib", "tofacitinib"}
 ADA_PRIMARY = statement("adalimumab", start="2023-01-01", end="2023-07-01", reason="No improvement after 6 months")

@@ -14,7 +14,12 @@ import pytest
 from hooks.knowledge import KNOWLEDGE_DIR, knowledge
 from hooks.rules import REGISTRY, Rulebook
 from hooks.schema import (
-    ConditionsFile, DrugsFile, KnowledgeError, ObservationsFile, RulesFile, validate,
+    ConditionsFile,
+    DrugsFile,
+    KnowledgeError,
+    ObservationsFile,
+    RulesFile,
+    validate,
 )
 
 HOOKS = Path(__file__).resolve().parents[2] / "hooks"
@@ -121,9 +126,9 @@ def test_the_knowledge_files_cite_publications_not_a_path_outside_the_repository
 
 
 def test_drug_warnings_and_unverified_fields_are_shown_in_the_card():
-    from hooks.engine import evaluate
-
     from axspa_builders import hook_input, statement
+
+    from hooks.engine import evaluate
 
     kb = knowledge()
     assert kb.drugs["bimekizumab"].warnings and "rxnorm_ingredient" in kb.drugs["tofacitinib"].unverified

@@ -4,9 +4,9 @@ Speed is shown by bench/bench.py, not asserted here."""
 
 from __future__ import annotations
 
-from hooks.engine import evaluate, warm_up
-
 from axspa_builders import AS, allergy, condition, hook_input, statement, suggested_drugs
+
+from hooks.engine import evaluate, warm_up
 
 DRUGS = ["etanercept", "adalimumab", "infliximab", "secukinumab", "celecoxib", "naproxen", None]
 REASONS = ["Not effective", "lost response", "injection site reaction", None, "cost"]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from axspa_builders import TODAY, condition, observation
+
 from hooks.knowledge import knowledge
 from hooks.observations import latest, read_observations
 from hooks.status import read_status
-
-from axspa_builders import TODAY, condition, observation
 
 
 def read(*resources):

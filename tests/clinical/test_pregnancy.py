@@ -4,12 +4,21 @@ gestational age), certolizumab preferred."""
 
 from __future__ import annotations
 
-from hooks.engine import evaluate
-
 from axspa_builders import (
-    AS, PREGNANCY, condition, created, fired, hook_input, observation, recommended_drug, statement,
-    suggested_drugs, topic,
+    AS,
+    PREGNANCY,
+    condition,
+    created,
+    fired,
+    hook_input,
+    observation,
+    recommended_drug,
+    statement,
+    suggested_drugs,
+    topic,
 )
+
+from hooks.engine import evaluate
 
 ADA_PRIMARY = statement("adalimumab", start="2023-01-01", end="2023-07-01", reason="No improvement after 6 months")
 CELECOXIB = statement("celecoxib", status="active", start="2025-03-05")

@@ -8,16 +8,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from axspa_builders import (
+    ACTIVE_TB,
+    AS,
+    HEART_FAILURE,
+    IBD,
+    MS,
+    NR_AXSPA,
+    PSORIASIS,
+    UVEITIS,
+    allergy,
+    condition,
+    draft,
+    fired,
+    hook_input,
+    main_card,
+    recommended_drug,
+    statement,
+    suggested_drugs,
+    topic,
+)
+
 from fhir_fixtures import builders
 from hooks.cards import neutralise
 from hooks.engine import evaluate, is_relevant_order
 from hooks.knowledge import knowledge
 from hooks.response import Card
-
-from axspa_builders import (
-    ACTIVE_TB, AS, HEART_FAILURE, IBD, MS, NR_AXSPA, PSORIASIS, UVEITIS, allergy, condition, draft, fired,
-    hook_input, main_card, recommended_drug, statement, suggested_drugs, topic,
-)
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "fhir_fixtures" / "seed" / "_seed-source.json"  # the in-repo copy of the shared seed request

@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import json
 
+from axspa_builders import (
+    ACTIVE_TB,
+    AS,
+    HBV,
+    HEART_FAILURE,
+    IBD,
+    LATENT_TB,
+    MS,
+    NR_AXSPA,
+    PREGNANCY,
+    PSORIASIS,
+    SEPSIS,
+    UVEITIS,
+    allergy,
+    condition,
+    created,
+    hook_input,
+    observation,
+    statement,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hooks.engine import evaluate
 from hooks.response import CDSResponse
 from service.cds import CDSResponse as WireResponse
-
-from axspa_builders import (
-    ACTIVE_TB, AS, HBV, HEART_FAILURE, IBD, LATENT_TB, MS, NR_AXSPA, PREGNANCY, PSORIASIS, SEPSIS, UVEITIS, allergy,
-    condition, created, hook_input, observation, statement,
-)
 
 TNFI = ["etanercept", "adalimumab", "infliximab", "certolizumab", "golimumab"]
 IL17 = ["secukinumab", "ixekizumab"]
