@@ -203,6 +203,22 @@ class Recommendation:
     def because(self, message: str, **fields: str) -> Finding:
         return Finding(self.rule, message, self.rule.because.format(**fields), "info")
 
+    def shape(self, ranking: Ranking, message: str, *, order: Sequence[str] = (), front: str = "", back: str = "",
+              prefer: tuple[str, str] | None = None, drug: str = "") -> None:
+        """Apply this rule to the ranking: the group order it wants, the basis line (``message`` and the rule's
+        sentence) and why the preferred option comes first."""
+        if order:
+            ranking.order = list(order)
+        if front:
+            ranking.front(front)
+        if back:
+            ranking.back(back)
+        if prefer:
+            ranking.prefer(*prefer)
+        ranking.basis.append(self.finding(message, severity="info"))
+        if self.rule.because:
+            ranking.because = self.because(message, drug=drug)
+
 
 REGISTRY: dict[str, type[Recommendation]] = {}
 R = TypeVar("R", bound=Recommendation)

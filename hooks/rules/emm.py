@@ -22,10 +22,7 @@ class IbdTnfMabNoIl17(Recommendation):
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         if ctx.has("ibd"):
-            ranking.front("tnf")
-            message = f"{ctx.condition_label('ibd')} is on record."
-            ranking.basis.append(self.finding(message, severity="info"))
-            ranking.because = self.because(message)
+            self.shape(ranking, f"{ctx.condition_label('ibd')} is on record.", front="tnf")
 
 
 @register("uveitis_tnf_mab")
@@ -45,10 +42,7 @@ class UveitisTnfMab(Recommendation):
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         if ctx.has("uveitis"):
-            ranking.front("tnf")
-            message = f"{ctx.condition_label('uveitis')} is on record."
-            ranking.basis.append(self.finding(message, severity="info"))
-            ranking.because = self.because(message)
+            self.shape(ranking, f"{ctx.condition_label('uveitis')} is on record.", front="tnf")
 
     def prune(self, ctx: Context, groups: dict[str, list[Drug]]) -> dict[str, str]:
         if not ctx.has("uveitis") or not any(d.drug_class.key == "tnf_mab" for d in groups["tnf"]):
@@ -69,7 +63,4 @@ class PsoriasisIl17(Recommendation):
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         if self._applies(ctx):
-            ranking.front("il17")
-            message = f"{ctx.condition_label('psoriasis')} is on record."
-            ranking.basis.append(self.finding(message, severity="info"))
-            ranking.because = self.because(message)
+            self.shape(ranking, f"{ctx.condition_label('psoriasis')} is on record.", front="il17")

@@ -4,6 +4,7 @@ B and C, a recent serious infection, and the TB / hepatitis B screening reminder
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from hooks.history import INFECTION
 from hooks.knowledge import Drug
@@ -25,24 +26,30 @@ def _unavailable(ctx: Context) -> str:
     return " Observations could not be obtained, so test results may be missing." if "observations" in ctx.unavailable else ""
 
 
-@register("active_tb_hold")
-class ActiveTbHold(Recommendation):
+class _Hold(Recommendation):
+    """Nothing may be started while a condition of ``value_set`` is active: the critical hold card."""
+
+    value_set: ClassVar[str]
+    said: ClassVar[str]  # the condition, as the card's summary and recommendation name it
+
     def hold(self, ctx: Context) -> Finding | None:
-        found = ctx.of("active_tb")
+        found = ctx.of(self.value_set)
         if not found:
             return None
-        return self.finding(f"{found[0].label} is recorded as active{_when(found[0])}.", short="active tuberculosis",
+        return self.finding(f"{found[0].label} is recorded as active{_when(found[0])}.", short=self.said,
                             severity="critical")
 
 
+@register("active_tb_hold")
+class ActiveTbHold(_Hold):
+    value_set = "active_tb"
+    said = "active tuberculosis"
+
+
 @register("active_infection_hold")
-class ActiveInfectionHold(Recommendation):
-    def hold(self, ctx: Context) -> Finding | None:
-        found = ctx.of("serious_infection")
-        if not found:
-            return None
-        return self.finding(f"{found[0].label} is recorded as active{_when(found[0])}.",
-                            short="an active serious infection", severity="critical")
+class ActiveInfectionHold(_Hold):
+    value_set = "serious_infection"
+    said = "an active serious infection"
 
 
 def _tb_treated(ctx: Context, latent: list[ConditionFinding]) -> str:

@@ -26,10 +26,7 @@ class HfDemyelinatingNoTnfi(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         which = self._which(ctx)
         if which:
-            ranking.back("tnf")
-            message = f"{ctx.condition_label(which)} is on record."
-            ranking.basis.append(self.finding(message, severity="info"))
-            ranking.because = self.because(message)
+            self.shape(ranking, f"{ctx.condition_label(which)} is on record.", back="tnf")
 
 
 @register("nraxspa_on_label")

@@ -7,6 +7,7 @@ methotrexate or leflunomide. A planned pregnancy and breastfeeding are advice, n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from hooks.knowledge import Drug
 from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, register
@@ -42,48 +43,44 @@ class PregnancyNoMtxLeflunomide(Recommendation):
                              short=self.summary("ongoing")) for key in TERATOGENS for name in _ongoing(ctx, key, family=False)]
 
 
-@register("pregnancy_no_jak")
-class PregnancyNoJak(Recommendation):
+class _NotInPregnancy(Recommendation):
+    """A drug class stopped or avoided in pregnancy: a conflict when ordered, never suggested, said when ongoing."""
+
+    family: ClassVar[str]
+    ongoing: ClassVar[str]  # what the card says to do with a course of the class still active
+
     def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if not ctx.pregnant or drug.family != "jaki":
+        if not ctx.pregnant or drug.family != self.family:
             return None
         return self.finding(_pregnancy_said(ctx), short=self.summary())
 
     def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if ctx.pregnant and drug.family == "jaki" else None
+        return self.excluded(drug) if ctx.pregnant and drug.family == self.family else None
 
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
-        if not ctx.pregnant or ordered.family == "jaki":
+        if not ctx.pregnant or ordered.family == self.family:
             return []
-        return [self.finding(f"{name} is still active in the record: stop it.", severity="warning",
-                             short=self.summary("ongoing")) for name in _ongoing(ctx, "jaki")]
+        return [self.finding(f"{name} is still active in the record: {self.ongoing}", severity="warning",
+                             short=self.summary("ongoing")) for name in _ongoing(ctx, self.family)]
+
+
+@register("pregnancy_no_jak")
+class PregnancyNoJak(_NotInPregnancy):
+    family = "jaki"
+    ongoing = "stop it."
 
 
 @register("pregnancy_no_il17")
-class PregnancyNoIl17(Recommendation):
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if not ctx.pregnant or drug.family != "il17i":
-            return None
-        return self.finding(_pregnancy_said(ctx), short=self.summary())
-
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if ctx.pregnant and drug.family == "il17i" else None
-
-    def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
-        if not ctx.pregnant or ordered.family == "il17i":
-            return []
-        return [self.finding(f"{name} is still active in the record: stop it now that the patient is pregnant.",
-                             severity="warning", short=self.summary("ongoing")) for name in _ongoing(ctx, "il17i")]
+class PregnancyNoIl17(_NotInPregnancy):
+    family = "il17i"
+    ongoing = "stop it now that the patient is pregnant."
 
 
 @register("pregnancy_certolizumab")
 class PregnancyCertolizumab(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         if ctx.pregnant:
-            ranking.front("tnf")
-            ranking.prefer("tnf", "certolizumab")
-            ranking.basis.append(self.finding("Pregnancy is on record.", severity="info"))
-            ranking.because = self.because("Pregnancy is on record.")
+            self.shape(ranking, "Pregnancy is on record.", front="tnf", prefer=("tnf", "certolizumab"))
 
 
 @register("pregnancy_tnfi_conditional")
@@ -153,10 +150,7 @@ class PlannedPregnancyAdvice(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         planning = self._planning(ctx)
         if planning:
-            ranking.front("tnf")
-            ranking.prefer("tnf", "certolizumab")
-            ranking.basis.append(self.finding(f"A pregnancy is planned: {planning}.", severity="info"))
-            ranking.because = self.because(planning)
+            self.shape(ranking, f"A pregnancy is planned: {planning}.", front="tnf", prefer=("tnf", "certolizumab"))
 
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
         planning = self._planning(ctx)
@@ -186,6 +180,4 @@ class LactationAdvice(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         lactating = self._lactating(ctx)
         if lactating:
-            ranking.front("tnf")
-            ranking.basis.append(self.finding(f"Breastfeeding is on record: {lactating}.", severity="info"))
-            ranking.because = self.because(lactating)
+            self.shape(ranking, f"Breastfeeding is on record: {lactating}.", front="tnf")

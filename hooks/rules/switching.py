@@ -50,9 +50,8 @@ class TnfiClassAdverseEvent(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         prior = _class_ae(ctx)
         if prior:
-            ranking.order = ["il17", "jak", "tnf"]
-            ranking.basis.append(self.finding(f"{prior[-1].drug_name}: {prior[-1].outcome}.", severity="info"))
-            ranking.because = self.because(prior[-1].drug_name, drug=prior[-1].drug_name)
+            c = prior[-1]
+            self.shape(ranking, f"{c.drug_name}: {c.outcome}.", order=("il17", "jak", "tnf"), drug=c.drug_name)
 
 
 @register("tnfi_primary_nonresponse_il17")
@@ -66,10 +65,9 @@ class TnfiPrimaryNonresponseIl17(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         prior = _primary(ctx)
         if prior:
-            ranking.order = ["il17", "jak", "tnf"]
-            ranking.basis.append(self.finding(f"{prior[-1].drug_name}: primary non-response{year(prior[-1])}.",
-                                              severity="info"))
-            ranking.because = self.because(prior[-1].drug_name, drug=prior[-1].drug_name)
+            c = prior[-1]
+            self.shape(ranking, f"{c.drug_name}: primary non-response{year(c)}.", order=("il17", "jak", "tnf"),
+                       drug=c.drug_name)
 
     def prune(self, ctx: Context, groups: dict[str, list[Drug]]) -> dict[str, str]:
         if not _primary(ctx) or ctx.has("ibd", "uveitis") or not (groups["il17"] or groups["jak"]):
@@ -89,9 +87,8 @@ class TnfiSecondaryNonresponseOtherTnfi(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         prior = _secondary(ctx)
         if prior:
-            ranking.basis.append(self.finding(f"{prior[-1].drug_name}: lost response{year(prior[-1])}.",
-                                              severity="info"))
-            ranking.because = self.because(prior[-1].drug_name, drug=prior[-1].drug_name)
+            c = prior[-1]
+            self.shape(ranking, f"{c.drug_name}: lost response{year(c)}.", drug=c.drug_name)
 
 
 @register("il17i_failure_switch")
@@ -99,9 +96,8 @@ class Il17iFailureSwitch(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         failed = ctx.stopped("il17i", NONRESPONSE)
         if failed:
-            ranking.order = ["tnf", "jak", "il17"]
-            ranking.basis.append(self.finding(f"{failed[-1].drug_name}: {failed[-1].outcome}.", severity="info"))
-            ranking.because = self.because(failed[-1].drug_name, drug=failed[-1].drug_name)
+            c = failed[-1]
+            self.shape(ranking, f"{c.drug_name}: {c.outcome}.", order=("tnf", "jak", "il17"), drug=c.drug_name)
 
 
 @register("tnfi_adverse_event_not_nonresponse")
@@ -110,8 +106,7 @@ class TnfiAdverseEventNotNonresponse(Recommendation):
         prior = _adverse(ctx)
         if prior:
             c = prior[-1]
-            ranking.basis.append(self.finding(f"{c.drug_name}: {c.outcome}{year(c)}.", severity="info"))
-            ranking.because = self.because(c.drug_name, drug=c.drug_name)
+            self.shape(ranking, f"{c.drug_name}: {c.outcome}{year(c)}.", drug=c.drug_name)
 
 
 @register("tnfi_first")
@@ -119,6 +114,4 @@ class TnfiFirst(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         if ctx.stopped("tnfi", NONRESPONSE | ADVERSE):
             return
-        ranking.order = ["tnf", "il17", "jak"]
-        ranking.basis.append(self.finding("No TNF inhibitor non-response is documented.", severity="info"))
-        ranking.because = self.because("No TNF inhibitor non-response is documented.")
+        self.shape(ranking, "No TNF inhibitor non-response is documented.", order=("tnf", "il17", "jak"))
