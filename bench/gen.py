@@ -120,7 +120,12 @@ ALLERGENS: list[tuple[str, str, str, str]] = [
 
 
 def load_seed() -> dict[str, Any]:
-    return json.loads(SEED_REQUEST.read_text())
+    """The seed request, with every prefetch key the service's discovery asks for (an EHR that satisfies the
+    templates): a key the seed predates (observations) is sent as an empty search, so nothing is fetched."""
+    request = json.loads(SEED_REQUEST.read_text())
+    prefetch = request.setdefault("prefetch", {})
+    prefetch.setdefault("observations", {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+    return request
 
 
 def _date(rng: random.Random, start_year: int = 2005, end_year: int = 2026) -> str:

@@ -27,8 +27,8 @@ import gen  # noqa: E402
 
 import hooks  # noqa: E402
 from service.app import create_app  # noqa: E402
-from service.config import Settings  # noqa: E402
 from service.cds import CDSRequest, CDSResponse  # noqa: E402
+from service.config import Settings  # noqa: E402
 from service.fhir import resolve_prefetch  # noqa: E402
 
 URL = "/cds-services/axspa-therapy-switch"
