@@ -279,7 +279,9 @@ def caution_card(ci: CardInput, *, always: bool = False) -> Card | None:
     actionable = [f for f in ci.cautions if f.loudness >= 1]
     if not actionable and not always:
         return None
-    heading = f"{_cap(ci.drug.name)} ({ci.drug.drug_class.label}): no conflict with the therapy history."
+    heading = f"{_cap(ci.drug.name)} ({ci.drug.drug_class.label}): " + (
+        "the therapy history allows it; the record needs action first." if any(f.loudness >= 2 for f in actionable)
+        else "no conflict with the therapy history.")
     card_input = replace(ci, plan=None)
     if actionable:
         main = _main(actionable)
