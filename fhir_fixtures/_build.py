@@ -188,10 +188,21 @@ def seed_variant(case_key: str, order_generic: str | None = None, *, extra_order
     return req
 
 
+def as_own_patient(req: dict, patient_id: str) -> dict:
+    """The seed record as another patient's: a variant that changes the record gets its own patient id, so that a FHIR
+    server loaded with the fixtures (deploy/load_fixtures.py) keeps the seed patient's record as it is."""
+    req["context"]["patientId"] = patient_id
+    req["prefetch"]["patient"]["id"] = patient_id
+    req["prefetch"]["patient"]["name"] = [{"family": "Fixture", "given": [patient_id]}]
+    _point_at(req, patient_id)
+    return req
+
+
 def seed_add(req: dict, key: str, *resources: dict) -> None:
     entries = req["prefetch"][key]["entry"]
     for res in resources:
-        res["patient" if res["resourceType"] == "AllergyIntolerance" else "subject"] = b.subject("seed-patient")
+        res["patient" if res["resourceType"] == "AllergyIntolerance" else "subject"] = b.subject(
+            req["context"]["patientId"])
         entries.append({"fullUrl": f"{b.FHIR_SERVER}/{res['resourceType']}/{res['id']}", "resource": res,
                         "search": {"mode": "match"}})
     req["prefetch"][key]["total"] = len(entries)
@@ -251,8 +262,8 @@ def build_seed() -> None:
          cards={"min": 1, "max": 1}, indicator="warning", fires=["never_allergen"], never_suggests=SEED_NEVER,
          suggests_any_of=TNF_MAB + IL17, deletes_selection=True, text_never_mentions=SEED_PNR)
 
-    key = "seed/in-seed-pregnant-orders-upadacitinib-suggests-certolizumab"
-    req = seed_variant(key)
+    key = "seed/in-seed-variant-pregnant-orders-upadacitinib-suggests-certolizumab"
+    req = as_own_patient(seed_variant(key), "seed-patient-pregnant")
     req["prefetch"]["patient"]["gender"] = "female"
     seed_add(req, "conditions", cond("c-preg", "pregnant", onset="2026-09-10", recorded="2026-09-10"))
     case(f, key.split("/")[1], req,
@@ -264,8 +275,8 @@ def build_seed() -> None:
          recommended_any_of=["certolizumab"], never_suggests=SEED_NEVER + IL17, deletes_selection=True,
          text_never_mentions=["Continue celecoxib"])
 
-    key = "seed/in-seed-age-69-former-smoker-orders-upadacitinib-no-jak-offered"
-    req = seed_variant(key)
+    key = "seed/in-seed-variant-age-69-former-smoker-orders-upadacitinib-no-jak-offered"
+    req = as_own_patient(seed_variant(key), "seed-patient-69-former-smoker")
     req["prefetch"]["patient"]["birthDate"] = "1957-03-02"
     seed_add(req, "observations", obs("o-smoking", "smoking", "former smoker", when="2026-10-01"))
     case(f, key.split("/")[1], req,
@@ -276,8 +287,8 @@ def build_seed() -> None:
          fires=["no_jak_after_jak_failure"], recommended_any_of=TNF_MAB, never_suggests=SEED_NEVER,
          text_mentions=["former smoker"])
 
-    key = "seed/in-seed-latent-tb-untreated-orders-secukinumab-warns-treat-first"
-    req = seed_variant(key, "secukinumab")
+    key = "seed/in-seed-variant-latent-tb-untreated-orders-secukinumab-warns-treat-first"
+    req = as_own_patient(seed_variant(key, "secukinumab"), "seed-patient-latent-tb")
     seed_add(req, "conditions", cond("c-ltbi", "latent-tb", onset="2026-10-20"))
     case(f, key.split("/")[1], req,
          description="The seed patient with latent TB (Z22.7) and no TB treatment on record, secukinumab ordered: "
