@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description="Most referenced Medication resources read from the FHIR server per hook call (batched "
         "Medication?_id=...); 0 never reads them. References beyond are reported as unresolved.",
     )
+    concordant_info_card: bool = Field(
+        False,
+        description="Answer a concordant order that needs no action with a short informational card (default: no "
+        "card; alert fatigue is a defect).",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     @field_validator("fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before")

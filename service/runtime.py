@@ -31,6 +31,7 @@ class Runtime:
     http: httpx.AsyncClient
     reader: FhirReader
     authenticator: Authenticator
+    hook_settings: hooks.HookSettings
     ready: bool = field(default=True)
 
     @classmethod
@@ -50,7 +51,8 @@ class Runtime:
             max_pages=settings.fhir_max_pages,
             max_resources=settings.fhir_max_resources,
         )
-        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http))
+        hook_settings = hooks.HookSettings(concordant_info_card=settings.concordant_info_card)
+        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http), hook_settings)
         hooks.warm_up()
         # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large
         # prefetch no longer triggers several full collections (measured -11% CPU on big histories; docs/performance.md).

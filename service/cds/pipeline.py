@@ -11,9 +11,9 @@ from datetime import date
 from typing import Any, Protocol
 
 import hooks
+from hooks.response import CDSResponse  # the hook builds typed cards: serialised as they are, never re-validated
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
-from service.cds.response import CDSResponse
 from service.config import SERVICE_ID
 from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
 from service.fhir.medications import medication_entries, unresolved
@@ -64,13 +64,19 @@ class Evaluated:
 
 
 Outcome = Unrelated | DataMissing | Evaluated
+DEFAULT_SETTINGS = hooks.HookSettings()
 
 
 async def run(
-    request: CDSRequest, servers: FhirServers | None, today: date, *, evaluate_unrelated: bool = False
+    request: CDSRequest,
+    servers: FhirServers | None,
+    today: date,
+    *,
+    evaluate_unrelated: bool = False,
+    settings: hooks.HookSettings = DEFAULT_SETTINGS,
 ) -> Outcome:
     """Evaluate ``request``, reading what its prefetch lacks from its ``fhirServer`` if ``servers`` allows it
-    (None: no FHIR server is ever read, as offline).
+    (None: no FHIR server is ever read, as offline); ``settings`` are the hook's own (CDS_CONCORDANT_INFO_CARD).
 
     An unrelated order is answered at once (:class:`Unrelated`) unless ``evaluate_unrelated`` asks for the
     history anyway (the offline CLI shows it); its response still has no card.
@@ -102,10 +108,11 @@ async def run(
             selections=request.selections,
             data=resolution.data,
             today=today,
+            settings=settings,
         )
     )
     relevant = relevant or bool(evaluation.cards)
-    response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
+    response = CDSResponse(cards=evaluation.cards if relevant else [])
     return Evaluated(hook, resolution, evaluation, response, relevant)
 
 

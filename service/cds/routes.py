@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from hooks.response import CDSResponse
 from service.auth import Unauthorized
 from service.cds import pipeline
 from service.cds.deps import RuntimeDep, authenticated, body
@@ -19,7 +20,6 @@ from service.cds.discovery import DiscoveryMode, discovery_document, hooks_serve
 from service.cds.errors import BadRequest, CdsError
 from service.cds.feedback import FeedbackRequest
 from service.cds.request import CDSRequest
-from service.cds.response import CDSResponse
 from service.outcome import outcome
 from service.runtime import Runtime, get_runtime
 
@@ -65,7 +65,7 @@ async def call_service(
     runtime: RuntimeDep,
 ) -> Response:
     _check_hook_for_service(service_id, cds_request, runtime.settings.discovery_mode)
-    result = await pipeline.run(cds_request, runtime, date.today())
+    result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings)
     request.state.hook = result.hook
     _count(runtime, result)
     if isinstance(result, pipeline.DataMissing):
