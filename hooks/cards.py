@@ -90,7 +90,7 @@ def medication_request(drug: Drug, diagnosis: str | None, patient_id: str) -> di
     """Draft R4 MedicationRequest for ``drug`` with label dosing for the patient's diagnosis."""
     concept: dict[str, Any] = {"text": drug.order_text}
     if drug.order_rxnorm:
-        concept["coding"] = [{"system": RXNORM, "code": drug.order_rxnorm, "display": drug.name}]
+        concept["coding"] = [{"system": RXNORM, "code": drug.order_rxnorm, "display": drug.order_display}]
     resource: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "status": "draft",

@@ -14,11 +14,14 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from hooks import terminology
 from hooks.schema import (
     ConditionsFile,
     DrugsFile,
     KnowledgeError,
     ObservationsFile,
+    ProductsFile,
+    ProductSpec,
     RuleSettings,
     RulesFile,
     SourceSpec,
@@ -56,6 +59,7 @@ class Drug:
     dose_nraxspa: str
     order_text: str
     order_rxnorm: str
+    order_display: str  # the RxNorm name of order_rxnorm (a product's name, or the generic for the ingredient code)
     cox2_selective: bool
     warnings: tuple[str, ...]  # drug-specific label warnings a rule does not already speak for
     unverified: tuple[str, ...]  # fields not confirmed in a source
@@ -138,7 +142,11 @@ class Rule:
 @dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: one instance, memo caches key on it
 class Knowledge:
     drugs: dict[str, Drug]
-    drug_by_code: dict[str, str]  # RxNorm / ATC code -> drug key
+    #: every accepted spelling of a drug code system (canonical URI, OID forms; hooks.terminology) -> {code: drug key}.
+    #: One dict lookup for the system, one for the code: a code counts only under its own system.
+    drug_codes: dict[str, dict[str, str]]
+    products: dict[str, tuple[ProductSpec, ...]]  # drug key -> its RxNorm product codes (rxnorm_products.toml)
+    local_products: frozenset[str]  # RxNorm product codes of local forms (eye drops, creams...): not systemic
     drug_by_name: dict[str, str]  # lowercase generic/brand/biosimilar name -> drug key
     drug_name_re: re.Pattern[str]
     unverified_names: frozenset[str]  # lowercase biosimilar names or brands not confirmed in a source
@@ -162,8 +170,10 @@ class Knowledge:
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
 
-    def match_drug_code(self, code: str) -> str | None:
-        return self.drug_by_code.get(code)
+    def match_drug_code(self, system: str, code: str) -> str | None:
+        """The drug ``code`` names under ``system`` (any accepted spelling), or None (unknown system or code)."""
+        codes = self.drug_codes.get(system)
+        return codes.get(code) if codes is not None else None
 
     def match_drug_text(self, text: str) -> tuple[str, str] | None:
         """First known drug named in ``text``: (drug key, the name as matched). Memoised: texts repeat."""
@@ -215,13 +225,30 @@ def normalise_icd(code: str) -> str:
     return code.replace(".", "").strip().upper()
 
 
-def _build_drugs(spec: DrugsFile) -> tuple[dict[str, Drug], dict[str, str], dict[str, str], frozenset[str]]:
+def _build_drugs(
+    spec: DrugsFile, products: ProductsFile
+) -> tuple[dict[str, Drug], dict[str, dict[str, str]], dict[str, str], frozenset[str]]:
+    """The drugs, their codes by system, their names, and the unconfirmed names.
+
+    Codes: the RxNorm ingredient, the product codes of rxnorm_products.toml (current or not: old records carry retired
+    codes) and of drugs.toml ``rxnorm_products``, the ATC code. A code claimed by two drugs refuses the load.
+    """
     classes = {key: DrugClass(key, c.label, c.short, c.family, c.advanced) for key, c in spec.classes.items()}
+    unknown = sorted(set(products.drugs) - set(spec.drugs))
+    if unknown:
+        raise KnowledgeError(f"rxnorm_products.toml: {unknown} are not drugs of drugs.toml")
     drugs: dict[str, Drug] = {}
-    by_code: dict[str, str] = {}
+    by_system: dict[str, dict[str, str]] = {terminology.RXNORM: {}, terminology.ATC: {}, terminology.NDC: {}}
     by_name: dict[str, str] = {}
     unverified_names: set[str] = set()
+
+    def claim(system: str, code: str, key: str) -> None:
+        owner = by_system[system].setdefault(code, key)
+        if owner != key:
+            raise KnowledgeError(f"{system} code {code} is claimed by both {owner} and {key}")
+
     for key, d in spec.drugs.items():
+        listed = {p.rxcui: p for p in products.drugs[key].products} if key in products.drugs else {}
         drugs[key] = Drug(
             key=key,
             name=d.name,
@@ -235,13 +262,17 @@ def _build_drugs(spec: DrugsFile) -> tuple[dict[str, Drug], dict[str, str], dict
             dose_nraxspa=d.dose_nraxspa,
             order_text=d.order_text,
             order_rxnorm=d.order_rxnorm,
+            order_display=_order_display(key, d.name, d.rxnorm_ingredient, d.order_rxnorm, d.order_text, d.brands,
+                                         listed),
             cox2_selective=d.cox2_selective,
             warnings=tuple(d.warnings),
             unverified=tuple(d.unverified),
         )
-        for code in [d.rxnorm_ingredient, *d.rxnorm_products, d.atc]:
+        for code in [d.rxnorm_ingredient, *listed, *d.rxnorm_products]:
             if code:
-                by_code[code] = key
+                claim(terminology.RXNORM, code, key)
+        if d.atc:
+            claim(terminology.ATC, d.atc, key)
         names = [d.name, key, *d.brands, *d.other_names]
         names += [s.name for s in d.biosimilars] + [s.brand for s in d.biosimilars]
         for name in names:
@@ -249,7 +280,33 @@ def _build_drugs(spec: DrugsFile) -> tuple[dict[str, Drug], dict[str, str], dict
         verified = {n.lower() for n in [d.name, key, *d.brands, *d.other_names]}
         verified |= {n.lower() for s in d.biosimilars if not s.unverified for n in (s.name, s.brand)}
         unverified_names |= {n.lower() for s in d.biosimilars if s.unverified for n in (s.name, s.brand)} - verified
-    return drugs, by_code, by_name, frozenset(unverified_names)
+    drug_codes = {spelling: by_system[system] for spelling, system in terminology.SYSTEM_OF.items()
+                  if system in by_system}
+    return drugs, drug_codes, by_name, frozenset(unverified_names)
+
+
+def _order_display(key: str, name: str, ingredient: str, code: str, text: str, brands: list[str],
+                   listed: dict[str, ProductSpec]) -> str:
+    """The display of the suggested order's coding: the exact RxNorm name of its product code, or the generic name
+    for the ingredient code. Refuses a product that is unconfirmed or retired, and a text that names a brand the code
+    does not carry (a generic product shown as a brand)."""
+    where = f"drugs.toml: drugs.{key}.order_rxnorm"
+    if not code:
+        return ""
+    if code == ingredient:
+        return name
+    product = listed.get(code)
+    if product is None:
+        raise KnowledgeError(f"{where}: {code} is neither the ingredient nor a product of rxnorm_products.toml")
+    if not product.suggestible:
+        raise KnowledgeError(f"{where}: {code} is {'not current in RxNav' if product.verified else 'unverified'}; "
+                             "a suggested order carries only a verified, current product code")
+    named = [b for b in brands if re.search(rf"(?<!\w){re.escape(b)}(?!\w)", text, re.IGNORECASE)]
+    if product.brand and product.brand not in named:
+        raise KnowledgeError(f"{where}: {code} is a [{product.brand}] product; order_text must name {product.brand}")
+    if not product.brand and named:
+        raise KnowledgeError(f"{where}: {code} is a generic {product.tty}; order_text must not name {named[0]}")
+    return product.name
 
 
 CodeIndex = dict[str, tuple[tuple[str, bool], ...]]  # code or prefix -> ((value set, verified), ...)
@@ -330,7 +387,9 @@ def _check_references(rules: RulesFile, drugs: dict[str, Drug]) -> None:
 @cache
 def knowledge() -> Knowledge:
     """The knowledge base, parsed, validated and compiled once per process."""
-    drugs, by_code, by_name, unverified_names = _build_drugs(validate(DrugsFile, _load("drugs.toml"), "drugs.toml"))
+    products = validate(ProductsFile, _load("rxnorm_products.toml"), "rxnorm_products.toml")
+    drugs, drug_codes, by_name, unverified_names = _build_drugs(
+        validate(DrugsFile, _load("drugs.toml"), "drugs.toml"), products)
     value_sets, by_snomed, by_icd = _build_conditions(
         validate(ConditionsFile, _load("conditions.toml"), "conditions.toml"))
     observations = validate(ObservationsFile, _load("observations.toml"), "observations.toml")
@@ -341,7 +400,9 @@ def knowledge() -> Knowledge:
     name_re = re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.IGNORECASE)
     return Knowledge(
         drugs=drugs,
-        drug_by_code=by_code,
+        drug_codes=drug_codes,
+        products={key: tuple(entry.products) for key, entry in products.drugs.items()},
+        local_products=frozenset(p.rxcui for entry in products.drugs.values() for p in entry.products if p.local),
         drug_by_name=by_name,
         drug_name_re=name_re,
         unverified_names=unverified_names,

@@ -12,10 +12,11 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from hooks import terminology
 from hooks.knowledge import Knowledge, normalise_icd
 from hooks.stop_reasons import Coding
 
-ICD10_MARK = "icd-10"
+_ICD10 = frozenset({terminology.ICD10CM, terminology.ICD10})  # ICD-10-CM and WHO ICD-10 share the axSpA prefixes
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 UNCONFIRMED_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential"})
 SKIPPED_MED_STATUSES = frozenset({"entered-in-error", "not-taken", "draft", "intended"})
@@ -126,17 +127,27 @@ def texts(cc: Any) -> list[str]:
     return out
 
 
-def _code_hit(cc: Any, index: dict[str, str]) -> str | None:
-    """The first coding whose code is a key of ``index`` (the hot path: no allocation)."""
+def _code_hit(cc: Any, index: dict[str, dict[str, str]]) -> str | None:
+    """The drug of the first coding whose code its own system knows (the hot path: two dict lookups, no allocation).
+
+    ``index`` maps every accepted spelling of a code system to its codes (``Knowledge.drug_codes``): a coding of an
+    unknown system, or without one, never matches by code, whatever number it carries (a local EHR code that equals an
+    unrelated RxCUI); its display still matches by name.
+    """
     if type(cc) is not dict:
         return None
     coding = cc.get("coding")
     if type(coding) is list:
         for c in coding:
             if type(c) is dict:
-                code = c.get("code")
-                if type(code) is str and code in index:
-                    return index[code]
+                system = c.get("system")
+                codes = index.get(system) if type(system) is str else None
+                if codes is not None:
+                    code = c.get("code")
+                    if type(code) is str:
+                        key = codes.get(code)
+                        if key is not None:
+                            return key
     return None
 
 
@@ -214,9 +225,10 @@ def _medication_concepts(res: dict[str, Any]) -> list[Any]:
 
 
 def identify_drug(kb: Knowledge, concepts: list[Any]) -> tuple[str | None, str]:
-    """(drug key or None, label): by RxNorm/ATC code first, then by name in text and displays."""
+    """(drug key or None, label): by a code under its own system first (RxNorm ingredient or product, ATC), then by
+    name in text and displays."""
     for cc in concepts:
-        key = _code_hit(cc, kb.drug_by_code)
+        key = _code_hit(cc, kb.drug_codes)
         if key:
             return key, (texts(cc) or [key])[0]
     label = ""
@@ -349,12 +361,13 @@ def _match_condition(kb: Knowledge, code_cc: Any) -> dict[str, bool]:
     for system, code, _ in codings(code_cc):
         if not code:
             continue
-        if ICD10_MARK in system.lower() or not system:
+        name = terminology.system_of(system)  # a code counts only under its own system (URI or OID form)
+        if name in _ICD10:
             norm = normalise_icd(code)
             for n in range(1, len(norm) + 1):
                 for key, verified in kb.condition_by_icd.get(norm[:n], ()):
                     found[key] = found.get(key, False) or verified
-        if not system or "snomed" in system.lower():
+        elif name == terminology.SNOMED:
             for key, verified in kb.condition_by_snomed.get(code, ()):
                 found[key] = found.get(key, False) or verified
     for text in () if found else texts(code_cc):
@@ -392,7 +405,7 @@ def read_conditions(kb: Knowledge, items: Iterable[Any], notes: list[str]) -> li
             code_cc = res.get("code")
             label = next(iter(texts(code_cc)), "") or reference_of(res)
             icd = tuple(normalise_icd(code) for system, code, _ in codings(code_cc)
-                        if code and (ICD10_MARK in system.lower() or not system))
+                        if code and terminology.system_of(system) in _ICD10)
             dates = (_onset(res), _abatement(res), parse_date(res.get("recordedDate")))
             for key, verified in _match_condition(kb, code_cc).items():
                 vs = kb.value_sets[key]
@@ -442,7 +455,9 @@ def read_allergies(kb: Knowledge, items: Iterable[Any], notes: list[str]) -> lis
 # ----------------------------------------------------------------------------------------- draft orders
 
 
-def _is_local_route(res: dict[str, Any]) -> bool:
+def _is_local_route(kb: Knowledge, res: dict[str, Any]) -> bool:
+    """The route or the text says local (intra-articular, topical, ophthalmic...), or the product code is a local
+    form (an eye drop, a cream: rxnorm_products.toml ``local``)."""
     words: list[str] = []
     for dosage in _list(res.get("dosageInstruction")):
         if isinstance(dosage, dict):
@@ -450,6 +465,9 @@ def _is_local_route(res: dict[str, Any]) -> bool:
             words.extend(texts(dosage.get("route")))
     for cc in _medication_concepts(res):
         words.extend(texts(cc))
+        if any(code in kb.local_products and terminology.system_of(system) == terminology.RXNORM
+               for system, code, _ in codings(cc)):
+            return True
     blob = " ".join(words).lower()
     return any(w in blob for w in LOCAL_ROUTE_WORDS)
 
@@ -463,7 +481,7 @@ def read_draft_orders(kb: Knowledge, bundle: Any) -> list[DraftOrder]:
             if res.get("resourceType") not in ("MedicationRequest", "MedicationOrder"):
                 continue
             drug, label = identify_drug(kb, _medication_concepts(res))
-            orders.append(DraftOrder(reference_of(res), drug, label, _is_local_route(res)))
+            orders.append(DraftOrder(reference_of(res), drug, label, _is_local_route(kb, res)))
         except Exception:  # noqa: BLE001
             continue
     return orders

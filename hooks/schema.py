@@ -104,6 +104,82 @@ class DrugsFile(_Strict):
         return self
 
 
+# ---------------------------------------------------------------------------------------- rxnorm_products.toml
+
+TermType = Literal["SCD", "SBD", "GPCK", "BPCK"]
+_BRANDED = frozenset({"SBD", "BPCK"})
+
+
+class ProductSourceSpec(_Strict):
+    """Where a list of product codes was read: a public file (repository, path, commit) or page, and its date."""
+
+    repository: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+    commit: str = ""
+    commit_date: str = ""
+    rxnorm_date: str = ""  # the date of the RxNorm content the source holds
+    strength: Literal["rxnav", "vsac", "omop", "old"]
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _dated(self) -> ProductSourceSpec:
+        if not (self.rxnorm_date or self.commit_date or self.commit):
+            raise ValueError("a source needs its date (rxnorm_date or commit_date) or the commit that pins it")
+        return self
+
+
+class ProductSpec(_Strict):
+    rxcui: str = Field(pattern=r"^[0-9]{1,10}$")
+    tty: TermType
+    name: str = Field(min_length=1)  # the RxNorm name: the display of a suggested order carrying this code
+    sources: list[str] = Field(min_length=1)
+    verified: bool
+    in_rxnav_2026: bool = True  # False: no longer in RxNav (retired or remapped): matched, never suggested
+    tty_inferred: bool = False
+    local: bool = False  # an eye/ear/skin/rectal/nasal/inhaled/oral-paste/implant form
+    multi_ingredient: bool = False
+
+    @model_validator(mode="after")
+    def _brand_matches_term_type(self) -> ProductSpec:
+        branded = self.name.rstrip().endswith("]")
+        if branded != (self.tty in _BRANDED):
+            raise ValueError(f"{self.rxcui}: a {self.tty} name {'must' if self.tty in _BRANDED else 'must not'} end "
+                             f"with its [Brand]: {self.name!r}")
+        return self
+
+    @property
+    def brand(self) -> str:
+        """The brand of an SBD/BPCK name ("[Humira]" -> "Humira"); "" for a generic product."""
+        return self.name.rstrip()[:-1].rsplit("[", 1)[1] if self.tty in _BRANDED else ""
+
+    @property
+    def suggestible(self) -> bool:
+        return self.verified and self.in_rxnav_2026
+
+
+class DrugProductsSpec(_Strict):
+    products: list[ProductSpec] = []
+    missing: str = ""  # what the sources did not have
+
+
+class ProductsFile(_Strict):
+    sources: dict[str, ProductSourceSpec]
+    drugs: dict[str, DrugProductsSpec]
+
+    @model_validator(mode="after")
+    def _sources_exist_and_codes_are_unique(self) -> ProductsFile:
+        owner: dict[str, str] = {}
+        for key, drug in self.drugs.items():
+            for product in drug.products:
+                unknown = sorted(set(product.sources) - set(self.sources))
+                if unknown:
+                    raise ValueError(f"drugs.{key}: product {product.rxcui} names unknown sources {unknown}")
+                if product.rxcui in owner:
+                    raise ValueError(f"drugs.{key}: product {product.rxcui} is listed under {owner[product.rxcui]} too")
+                owner[product.rxcui] = key
+        return self
+
+
 # ------------------------------------------------------------------------------------------- conditions.toml
 
 

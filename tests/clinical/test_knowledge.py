@@ -130,7 +130,7 @@ def test_drug_warnings_and_unverified_fields_are_shown_in_the_card():
     from hooks.engine import evaluate
 
     kb = knowledge()
-    assert kb.drugs["bimekizumab"].warnings and "rxnorm_ingredient" in kb.drugs["tofacitinib"].unverified
+    assert kb.drugs["bimekizumab"].warnings and "rxnorm_ingredient" in kb.drugs["upadacitinib"].unverified
     sec = statement("secukinumab", start="2024-01-01", end="2024-09-01", reason="not effective")
-    [card] = evaluate(hook_input("tofacitinib", statements=[sec])).cards
-    assert "Tofacitinib: RxNorm ingredient code" in (card.detail or "")
+    [card] = evaluate(hook_input("upadacitinib", statements=[sec])).cards
+    assert "Upadacitinib: RxNorm ingredient code" in (card.detail or "")
