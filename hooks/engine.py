@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
 from hooks.cards import CardInput, caution_card, conflict_card, hold_card
-from hooks.contract import Evaluation, HookInput
+from hooks.contract import Evaluation, HookInput, MedicationEntry
 from hooks.history import build_history
 from hooks.knowledge import Drug, Knowledge, knowledge
 from hooks.observations import read_observations
 from hooks.record import (
+    NO_MEDICATIONS,
     ConditionFinding,
     DraftOrder,
+    MedicationIndex,
     patient_age,
     read_allergies,
     read_conditions,
@@ -60,23 +63,27 @@ def _targets(hook: str, orders: list[DraftOrder], selections: tuple[str, ...]) -
     """order-select: the selected orders; order-sign (or no selections): every medication order."""
     if hook != "order-select" or not selections:
         return orders
-    wanted = {s.rsplit("/", 1)[-1] for s in selections if isinstance(s, str)}
-    return [o for o in orders if o.ref.rsplit("/", 1)[-1] in wanted]
+    # by id (everything after the type: ids may hold slashes), so a DSTU2 MedicationOrder selection still matches
+    wanted = {s.split("/", 1)[-1] for s in selections if isinstance(s, str)}
+    return [o for o in orders if o.ref.split("/", 1)[-1] in wanted]
 
 
-def _relevant_orders(kb: Knowledge, hook: str, draft_orders: Any, selections: tuple[str, ...]) -> list[tuple[DraftOrder, Drug]]:
+def _relevant_orders(kb: Knowledge, hook: str, draft_orders: Any, selections: tuple[str, ...],
+                     meds: MedicationIndex = NO_MEDICATIONS) -> list[tuple[DraftOrder, Drug]]:
     out = []
-    for order in _targets(hook, read_draft_orders(kb, draft_orders), tuple(selections or ())):
+    for order in _targets(hook, read_draft_orders(kb, draft_orders, meds), tuple(selections or ())):
         drug = _relevant_drug(kb, order)
         if drug is not None:
             out.append((order, drug))
     return sorted(out, key=lambda od: od[0].ref)
 
 
-def is_relevant_order(hook: str, draft_orders: dict[str, Any], selections: tuple[str, ...]) -> bool:
-    """Cheap pre-check (no patient data): does any selected/drafted order name a drug this hook speaks about?"""
+def is_relevant_order(hook: str, draft_orders: dict[str, Any], selections: tuple[str, ...],
+                      medications: Iterable[MedicationEntry] = ()) -> bool:
+    """Cheap pre-check (no patient data): does any selected/drafted order name a drug this hook speaks about?
+    ``medications``: Medication resources a draft ordered by reference may point at (else only those in draftOrders)."""
     try:
-        return bool(_relevant_orders(knowledge(), hook, draft_orders, selections))
+        return bool(_relevant_orders(knowledge(), hook, draft_orders, selections, MedicationIndex(medications)))
     except Exception:
         log.exception("draft orders could not be read; treated as not relevant")
         return False
@@ -119,10 +126,11 @@ def evaluate(inp: HookInput) -> Evaluation:
     data = inp.data
     notes: list[str] = [f"Could not obtain {UNAVAILABLE_LABELS.get(k, k)}." for k in sorted(data.unavailable)]
     notes.extend(data.notes)
-    targets = _relevant_orders(kb, inp.hook, inp.draft_orders, inp.selections)
+    meds = MedicationIndex(data.medications)
+    targets = _relevant_orders(kb, inp.hook, inp.draft_orders, inp.selections, meds)
     findings = read_conditions(kb, data.conditions, notes)
     diagnosis = _diagnosis(findings, notes)
-    records = read_medications(kb, chain(data.medication_statements, data.medication_requests), notes)
+    records = read_medications(kb, chain(data.medication_statements, data.medication_requests), notes, meds)
     allergies = read_allergies(kb, data.allergies, notes)
     history = build_history(kb, records, allergies, inp.today, notes)
     if not targets or diagnosis is None:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from hooks import terminology
+from hooks.contract import MedicationEntry, medication_key
 from hooks.knowledge import Knowledge, normalise_icd
 from hooks.stop_reasons import Coding
 
@@ -205,23 +206,70 @@ def reference_of(res: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------------ drugs
 
 
-def _medication_concepts(res: dict[str, Any]) -> list[Any]:
-    """Every place a medication may be named: codeable concept, reference display, contained Medication, R5."""
+class MedicationIndex:
+    """The Medication resources a ``medicationReference`` may point at, by every key it may use (``fullUrl``,
+    ``Medication/<id>``, an absolute URL, a ``urn:uuid``: :func:`hooks.contract.medication_key`)."""
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self, entries: Iterable[MedicationEntry] = ()) -> None:
+        self._by_key: dict[str, dict[str, Any]] = {}
+        for entry in entries:
+            for key in entry.keys():
+                self._by_key.setdefault(key, entry.resource)
+
+    def find(self, reference: str) -> dict[str, Any] | None:
+        key = medication_key(reference)
+        return self._by_key.get(key) if key is not None else None
+
+    def with_bundle(self, bundle: Any) -> MedicationIndex:
+        """This index plus the Medication entries of ``bundle`` (draftOrders may carry the drafts' Medications)."""
+        entries = bundle.get("entry") if isinstance(bundle, dict) else None
+        found = [MedicationEntry(e["resource"], e.get("fullUrl") if isinstance(e.get("fullUrl"), str) else None)
+                 for e in _list(entries) if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                 and e["resource"].get("resourceType") == "Medication"]
+        if not found:
+            return self
+        merged = MedicationIndex(found)
+        for key, resource in self._by_key.items():
+            merged._by_key.setdefault(key, resource)
+        return merged
+
+
+NO_MEDICATIONS = MedicationIndex()
+
+
+def _medication_concepts(res: dict[str, Any], meds: MedicationIndex = NO_MEDICATIONS) -> tuple[list[Any], str | None]:
+    """Every place a medication may be named (codeable concept, reference display, the referenced Medication:
+    ``#contained`` or one of ``meds``; R5 CodeableReference), and the reference that could not be resolved, if any."""
     concepts: list[Any] = [res.get("medicationCodeableConcept")]
     ref = res.get("medicationReference")
-    if ref is None and "medication" not in res:
-        return concepts
+    medication = res.get("medication")  # R5 CodeableReference, tolerated
+    if ref is None and medication is None:
+        return concepts, None
+    unresolved = None
+    if isinstance(medication, dict):
+        if "reference" in medication and "concept" not in medication:
+            ref = ref or medication["reference"]
+        else:
+            concepts.append(medication.get("concept", medication))
     if isinstance(ref, dict):
         concepts.append(_str(ref.get("display")))
-        target = _str(ref.get("reference"))
+        target = _str(ref.get("reference")).strip()
         if target.startswith("#"):
             for contained in _list(res.get("contained")):
                 if isinstance(contained, dict) and contained.get("id") == target[1:]:
                     concepts.append(contained.get("code"))
-    medication = res.get("medication")  # R5 CodeableReference, tolerated
-    if isinstance(medication, dict):
-        concepts.append(medication.get("concept", medication))
-    return [c for c in concepts if c]
+                    break
+            else:
+                unresolved = target
+        elif target:
+            found = meds.find(target)
+            if found is not None:
+                concepts.append(found.get("code"))
+            else:
+                unresolved = target
+    return [c for c in concepts if c], unresolved
 
 
 def identify_drug(kb: Knowledge, concepts: list[Any]) -> tuple[str | None, str]:
@@ -322,11 +370,14 @@ def _period(res: dict[str, Any]) -> tuple[date | None, date | None]:
 
 
 def read_medications(
-    kb: Knowledge, items: Iterable[Any], notes: list[str]
+    kb: Knowledge, items: Iterable[Any], notes: list[str], meds: MedicationIndex = NO_MEDICATIONS
 ) -> list[MedRecord]:
-    """MedicationStatements / MedicationRequests naming a known drug; the rest are counted in ``notes``."""
+    """MedicationStatements / MedicationRequests naming a known drug (directly, or through the Medication they
+    reference: ``#contained`` or one of ``meds``); the rest are counted in ``notes``, and a record whose drug is
+    unknown because its Medication could not be found is said apart (the history may be incomplete)."""
     records: list[MedRecord] = []
     unknown: list[str] = []
+    unresolved: list[str] = []
     skipped = 0
     for res in resources(items):
         try:
@@ -334,9 +385,13 @@ def read_medications(
             if status in SKIPPED_MED_STATUSES:
                 skipped += 1
                 continue
-            drug, label = identify_drug(kb, _medication_concepts(res))
+            concepts, missing = _medication_concepts(res, meds)
+            drug, label = identify_drug(kb, concepts)
             if drug is None:
-                unknown.append(label or reference_of(res))
+                if missing is not None:
+                    unresolved.append(f"{reference_of(res)} -> {one_line(missing)[:120]}")
+                else:
+                    unknown.append(label or reference_of(res))
                 continue
             start, end = _period(res)
             why = _reasons(res)
@@ -349,6 +404,10 @@ def read_medications(
     if unknown:
         sample = ", ".join(sorted(set(unknown))[:3])
         notes.append(f"{len(unknown)} medication record(s) not recognised as axSpA-relevant drugs (e.g. {sample}).")
+    if unresolved:
+        sample = ", ".join(sorted(unresolved)[:3])
+        notes.append(f"{len(unresolved)} medication record(s) name a Medication that was not sent and could not be "
+                     f"read, so their drug is unknown and the therapy history may be incomplete (e.g. {sample}).")
     return records
 
 
@@ -455,7 +514,7 @@ def read_allergies(kb: Knowledge, items: Iterable[Any], notes: list[str]) -> lis
 # ----------------------------------------------------------------------------------------- draft orders
 
 
-def _is_local_route(kb: Knowledge, res: dict[str, Any]) -> bool:
+def _is_local_route(kb: Knowledge, res: dict[str, Any], concepts: list[Any]) -> bool:
     """The route or the text says local (intra-articular, topical, ophthalmic...), or the product code is a local
     form (an eye drop, a cream: rxnorm_products.toml ``local``)."""
     words: list[str] = []
@@ -463,7 +522,7 @@ def _is_local_route(kb: Knowledge, res: dict[str, Any]) -> bool:
         if isinstance(dosage, dict):
             words.append(_str(dosage.get("text")))
             words.extend(texts(dosage.get("route")))
-    for cc in _medication_concepts(res):
+    for cc in concepts:
         words.extend(texts(cc))
         if any(code in kb.local_products and terminology.system_of(system) == terminology.RXNORM
                for system, code, _ in codings(cc)):
@@ -472,16 +531,20 @@ def _is_local_route(kb: Knowledge, res: dict[str, Any]) -> bool:
     return any(w in blob for w in LOCAL_ROUTE_WORDS)
 
 
-def read_draft_orders(kb: Knowledge, bundle: Any) -> list[DraftOrder]:
-    """Medication orders in draftOrders (R4 MedicationRequest; DSTU2 MedicationOrder tolerated)."""
+def read_draft_orders(kb: Knowledge, bundle: Any, meds: MedicationIndex = NO_MEDICATIONS) -> list[DraftOrder]:
+    """Medication orders in draftOrders (R4 MedicationRequest; DSTU2 MedicationOrder tolerated), their drug read
+    directly or through the Medication they reference (``#contained``, a Medication entry of draftOrders, or one of
+    ``meds``): a draft ordered by reference only is recognised once its Medication is at hand."""
     orders: list[DraftOrder] = []
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    meds = meds.with_bundle(bundle)
     for res in resources(_list(entries)):
         try:
             if res.get("resourceType") not in ("MedicationRequest", "MedicationOrder"):
                 continue
-            drug, label = identify_drug(kb, _medication_concepts(res))
-            orders.append(DraftOrder(reference_of(res), drug, label, _is_local_route(kb, res)))
+            concepts, _ = _medication_concepts(res, meds)
+            drug, label = identify_drug(kb, concepts)
+            orders.append(DraftOrder(reference_of(res), drug, label, _is_local_route(kb, res, concepts)))
         except Exception:  # noqa: BLE001
             continue
     return orders

@@ -32,8 +32,10 @@ RESOURCES = [
                           "display": "Ankylosing spondylitis"}]}},
     _medication("med-ref-adalimumab", "1872980", "0.4 ML adalimumab 100 MG/ML Auto-Injector [Humira]"),
     _medication("med-ref-etanercept", "1653225", "1 ML etanercept 50 MG/ML Auto-Injector [Enbrel]"),
+    _medication("med-ref-rinvoq", "2196092", "upadacitinib"),  # referenced by the draft only
     {"resourceType": "MedicationRequest", "id": "med-ref-mr-1", "status": "stopped", "intent": "order",
      "subject": {"reference": f"Patient/{PATIENT}"}, "authoredOn": "2023-01-10",
+     "statusReason": {"text": "No improvement after 6 months"},
      "medicationReference": {"reference": "Medication/med-ref-adalimumab"}},
     {"resourceType": "MedicationStatement", "id": "med-ref-ms-1", "status": "stopped",
      "subject": {"reference": f"Patient/{PATIENT}"}, "effectivePeriod": {"start": "2021-02-01", "end": "2022-06-01"},
@@ -89,7 +91,8 @@ def test_a_prefetch_without_the_medications_has_them_read_by_id_in_one_search(me
     assert sorted(m.resource["id"] for m in resolution.data.medications) == ["med-ref-adalimumab", "med-ref-etanercept"]
 
 
-def test_the_service_reads_referenced_medications_through_the_hook_endpoint(api, med_server, recording_proxy):
+def test_a_draft_ordered_by_reference_gets_its_card_from_the_medications_read_and_included(api, med_server,
+                                                                                        recording_proxy):
     proxy = recording_proxy(med_server.base_url)
     request = with_every_key({
         "hook": "order-select", "hookInstance": "5d1c8f0e-3f7a-4f43-9d7e-3a1d0c9b6e21",
@@ -100,15 +103,20 @@ def test_the_service_reads_referenced_medications_through_the_hook_endpoint(api,
                     "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
                         "resourceType": "MedicationRequest", "id": "d1", "status": "draft", "intent": "order",
                         "subject": {"reference": f"Patient/{PATIENT}"},
-                        "medicationReference": {"reference": "Medication/med-ref-adalimumab"}}}]}},
+                        "medicationReference": {"reference": "Medication/med-ref-rinvoq"}}}]}},
     })
     request["prefetch"]["patient"] = RESOURCES[0]
+    request["prefetch"]["conditions"] = med_server.get_json(f"Condition?patient={PATIENT}")
     for name in ("medicationRequests", "medicationStatements"):
         del request["prefetch"][name]
     response = api.post(HOOK_URL, json=request)
     assert response.status_code == 200, response.text
     searched = sorted(r.path.rsplit("/", 1)[1] + "?" + r.query for r in proxy.requests)
-    assert searched == sorted(
-        f"{_key(name).resource_type}?{render(_key(name).template, PATIENT).split('?', 1)[1]}"
-        for name in ("medicationRequests", "medicationStatements")
-    ), "the two medication searches with their _include, and no separate read: the draft's Medication was included"
+    templates = [f"{_key(n).resource_type}?{render(_key(n).template, PATIENT).split('?', 1)[1]}"
+                 for n in ("medicationRequests", "medicationStatements")]
+    assert searched == sorted([*templates, "Medication?_id=med-ref-rinvoq"]), (
+        "the two medication searches with their _include, then one read for the draft's Medication")
+    (card,) = response.json()["cards"]
+    assert card["summary"].startswith("Upadacitinib"), card["summary"]
+    history = card["detail"].split("Therapy history", 1)[1]
+    assert "adalimumab" in history.lower() and "etanercept" in history.lower(), "the history read by reference"

@@ -111,7 +111,8 @@ async def run(
             settings=settings,
         )
     )
-    relevant = relevant or bool(evaluation.cards)
+    if by_reference:  # its Medication may have arrived with the prefetch or been read: judge the order again
+        relevant = hooks.is_relevant_order(hook, context.draftOrders, request.selections, resolution.data.medications)
     response = CDSResponse(cards=evaluation.cards if relevant else [])
     return Evaluated(hook, resolution, evaluation, response, relevant)
 
@@ -126,5 +127,5 @@ def selected_drafts(hook: HookName, draft_orders: dict[str, Any], selections: tu
     resources = [e["resource"] for e in _entries(draft_orders) if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
     if hook != "order-select" or not selections:
         return resources
-    wanted = set(selections)
-    return [r for r in resources if f"{r.get('resourceType')}/{r.get('id')}" in wanted]
+    wanted = {s.split("/", 1)[-1] for s in selections}  # by id, as the hook matches them
+    return [r for r in resources if r.get("id") in wanted]

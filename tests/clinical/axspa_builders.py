@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from fhir_fixtures import builders as b
-from hooks.contract import HookInput, HookSettings, PatientData
+from hooks.contract import HookInput, HookSettings, MedicationEntry, PatientData
 from hooks.response import Card
 
 RXNORM, SNOMED, ICD10 = b.RXNORM, b.SNOMED, b.ICD10
@@ -84,7 +84,7 @@ def hook_input(
     order: str | dict[str, Any] | None = "upadacitinib", *, conditions=(AS,), statements=(), requests=(), allergies=(),
     observations=(), birth_date: str | None = "1984-03-02", gender: str | None = "male", hook: str = "order-select",
     orders: tuple[dict[str, Any], ...] = (), unavailable: frozenset[str] = frozenset(), hook_instance: str = "hi-1",
-    settings: HookSettings | None = None,
+    settings: HookSettings | None = None, medications: tuple[MedicationEntry, ...] = (),
 ) -> HookInput:
     """A hook input selecting ``order`` (a drug key or a draft resource), with the given record."""
     drafts = list(orders)
@@ -97,7 +97,7 @@ def hook_input(
         draft_orders=bundle(*drafts), selections=selections,
         data=PatientData(patient=patient, medication_statements=tuple(statements), medication_requests=tuple(requests),
                          conditions=tuple(conditions), allergies=tuple(allergies), observations=tuple(observations),
-                         unavailable=unavailable),
+                         unavailable=unavailable, medications=medications),
         today=TODAY, settings=settings or HookSettings(),
     )
 
