@@ -36,10 +36,53 @@ def log(message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- reading the fixtures
+def _urn_targets(value: Any, found: dict[str, str]) -> dict[str, str]:
+    """``urn:uuid`` names of the resources in ``value`` -> the ``Type/id`` they are stored as: an entry's
+    ``urn:uuid`` fullUrl, and ``urn:uuid:<id>`` for every resource (Synthea names each resource so)."""
+    if not isinstance(value, dict):
+        return found
+    if value.get("resourceType") != "Bundle":
+        if isinstance(value.get("resourceType"), str) and isinstance(value.get("id"), str):
+            found.setdefault(f"urn:uuid:{value['id']}", f"{value['resourceType']}/{value['id']}")
+        return found
+    for entry in value.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("id"), str):
+            continue
+        url = entry.get("fullUrl")
+        if isinstance(url, str) and url.startswith("urn:uuid:"):
+            found[url] = f"{resource['resourceType']}/{resource['id']}"
+        _urn_targets(resource, found)
+    return found
+
+
+_DROP = object()
+
+
+def _relinked(value: Any, targets: dict[str, str]) -> Any:
+    """A copy of ``value`` whose ``urn:uuid`` references (Synthea-style records) point at ``Type/id``; a reference
+    to a resource the record does not hold (an Encounter of the source Bundle) is left out: it means nothing on the
+    server."""
+    if isinstance(value, dict):
+        reference = value.get("reference")
+        if isinstance(reference, str) and reference.startswith("urn:uuid:"):
+            if reference not in targets:
+                return _DROP
+            value = {**value, "reference": targets[reference]}
+        return {k: v for k, v in ((k, _relinked(v, targets)) for k, v in value.items()) if v is not _DROP}
+    if isinstance(value, list):
+        return [v for v in (_relinked(v, targets) for v in value) if v is not _DROP]
+    return value
+
+
 def prefetch_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The resources of a CDS Hooks request's prefetch, de-duplicated by (type, id), Patient first."""
+    """The resources of a CDS Hooks request's prefetch, de-duplicated by (type, id), Patient first; references to
+    another entry's ``urn:uuid`` fullUrl (Synthea-style records) are rewritten to that entry's ``Type/id``."""
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
+    targets: dict[str, str] = {}
+    for value in (request.get("prefetch") or {}).values():
+        _urn_targets(value, targets)
 
     def add(resource: Any) -> None:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -54,7 +97,7 @@ def prefetch_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
         key = (resource["resourceType"], str(resource.get("id") or f"#{len(out)}"))
         if key not in seen:
             seen.add(key)
-            out.append(resource)
+            out.append(_relinked(resource, targets) if targets else resource)
 
     for value in (request.get("prefetch") or {}).values():
         add(value)

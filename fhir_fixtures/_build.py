@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fhir_fixtures import builders as b
+from fhir_fixtures import real_shapes as shapes
 
 HERE = Path(__file__).resolve().parent
 SEED_COPY = HERE / "seed" / "_seed-source.json"  # the project's copy of the shared seed request (not itself a case)
@@ -1386,13 +1387,127 @@ def build_stop_reasons() -> None:
          "A treatment failure after 6 months is primary non-response: the label is met.")
 
 
+# ---- real shapes: requests and records as real clients send them (fhir_fixtures/real_shapes.py) --------------
+def build_real_shapes() -> None:
+    f = shapes.FOLDER
+    reorder = "ACR 2019 #12 (conditional); ACR 2019 #14"
+    jak_label = "FDA labels (Rinvoq, Xeljanz: after inadequate response or intolerance to one or more TNF blockers)"
+    il17 = ["secukinumab", "ixekizumab"]
+
+    def add(name: str, req: dict, **expected: Any) -> None:
+        case(f, name, req, **expected)
+
+    n = "in-cds-hooks-spec-example-nutrition-order-and-medication-selected"
+    add(n, shapes.spec_example(n, pid(f, n), select_medication=True),
+        description="The CDS Hooks order-select example's shape (a NutritionOrder beside the MedicationRequest, both "
+                    "selected; no Bundle.type; userId a PractitionerRole; doseAndRate an object): the re-ordered "
+                    "adalimumab that failed gets its warning; the diet order is left alone.",
+        source=f"shape: CDS Hooks order-select example (R4); rule: {reorder}", cards={"min": 1, "max": 1},
+        indicator="warning", fires=["no_biosimilar_of_failed_tnfi"], recommended_any_of=il17,
+        history=["adalimumab"], as_sent="draftOrders has no Bundle.type; doseAndRate is an object")
+    n = "out-cds-hooks-spec-example-only-the-nutrition-order-selected"
+    add(n, shapes.spec_example(n, pid(f, n), select_medication=False),
+        description="The same request with only the NutritionOrder selected: the unselected medication draft is "
+                    "not what the clinician is looking at, so no card.",
+        source="shape: CDS Hooks order-select example (R4); relevance", **silent(),
+        as_sent="draftOrders has no Bundle.type; doseAndRate is an object")
+    n = "in-davinci-crd-contained-medication-absolute-references"
+    add(n, shapes.crd_contained(n, pid(f, n)),
+        description="A Da Vinci CRD draft names certolizumab through a contained Medication ('#med1', the Cimzia "
+                    "SBD) with absolute subject, requester and encounter references: after adalimumab's primary "
+                    "non-response a second TNFi prompts the IL-17 recommendation.",
+        source="shape: Da Vinci CRD MedicationRequest example; rule: ACR 2019 #12 (conditional)",
+        cards={"min": 1, "max": 1}, fires=["tnfi_primary_nonresponse_il17"], recommended_any_of=il17,
+        deletes_selection=True, history=["adalimumab"])
+    n = "out-us-core-medication-include-history-and-draft-by-reference"
+    add(n, shapes.us_core_include(n, pid(f, n), include_history_medication=True),
+        description="US Core: the failed adalimumab and the upadacitinib draft name their drug only as "
+                    "Medication/<id> (no display); the medication search's _include brought both Medications "
+                    "(the Humira pen coded by its SBD alone), so the TNF-blocker history is read and the JAK label "
+                    "condition is met.",
+        source=f"shape: US Core MedicationRequest with _include=MedicationRequest:medication; rule: {jak_label}",
+        cards={"min": 0, "max": 1}, never_fires=["jak_after_tnfi_label"], history=["adalimumab"])
+    n = "in-us-core-history-medication-not-sent-is-said-uncertain"
+    add(n, shapes.us_core_include(n, pid(f, n), include_history_medication=False),
+        description="The same record without the history's Medication (not included, no FHIR server to read it): "
+                    "the history is empty as far as the service can tell, so the JAK label warning fires, and the "
+                    "card says a medication record could not be read.",
+        source=f"shape: US Core MedicationRequest, external Medication missing; rule: {jak_label}",
+        cards={"min": 1, "max": 1}, fires=["jak_after_tnfi_label"], history=[],
+        text_mentions=["could not be read", "Medication/formulary-humira-pen"])
+    n = "in-oracle-contained-medication-local-synonym-code-listed-first"
+    add(n, shapes.oracle_local_code_first(n, pid(f, n)),
+        description="Oracle Health's contained Medication lists Millennium's own synonym code first; its number "
+                    "equals celecoxib's RxCUI, but a code counts only under its system: the order is tofacitinib, "
+                    "a JAK inhibitor before any TNF inhibitor.",
+        source=f"shape: Oracle Health Millennium R4 contained Medication bindings; rule: {jak_label}",
+        cards={"min": 1, "max": 1}, indicator="warning", fires=["jak_after_tnfi_label"],
+        text_mentions=["Tofacitinib"], text_never_mentions=["celecoxib:"], history=[])
+    n = "in-icd10cm-under-its-oid-is-ankylosing-spondylitis"
+    add(n, shapes.icd10cm_oid(n, pid(f, n), system="urn:oid:2.16.840.1.113883.6.90"),
+        description="AS recorded only as ICD-10-CM M45.9 under the OID urn:oid:2.16.840.1.113883.6.90: the patient "
+                    "has AS, and methotrexate for axial disease gets its warning.",
+        source="shape: OID code systems (C-CDA heritage); rule: ACR 2019 #15", cards={"min": 1, "max": 1},
+        indicator="warning", fires=["no_csdmard_axial"], text_never_mentions=["recognised from text"])
+    n = "in-epic-style-180-character-draft-id-is-matched-and-deleted"
+    add(n, shapes.epic_long_id(n, pid(f, n)),
+        description="An Epic-style draft id of 180 characters with dots is matched to its selection, and the "
+                    "suggestions delete exactly that draft.",
+        source=f"shape: Epic-style order-sign/order-select draft ids; rule: {reorder}", cards={"min": 1, "max": 1},
+        fires=["no_biosimilar_of_failed_tnfi"], deletes_selection=True, history=["adalimumab"])
+    n = "in-draft-coded-only-by-the-humira-pen-sbd"
+    add(n, shapes.product_code_only(n, pid(f, n)),
+        description="A draft coded only by the RxNorm SBD of the Humira pen (1872980, no display, no text) is "
+                    "adalimumab: re-ordering it after primary non-response warns.",
+        source=f"shape: EHR medication pickers code the product; rule: {reorder}", cards={"min": 1, "max": 1},
+        indicator="warning", fires=["no_biosimilar_of_failed_tnfi"], never_suggests=TNFI, history=["adalimumab"])
+    n = "in-synthea-3x-biologics-by-reference-keep-their-history"
+    p3 = pid(f, n)
+    add(n, shapes.synthea_request(n, p3, b.draft_order("upadacitinib", patient=p3, rid="draft-upa",
+                                                       authored=TODAY), v3=True),
+        description="A Synthea 3.x patient whose naproxen, etanercept and adalimumab orders all point at separate "
+                    "Medication resources by urn:uuid keeps its whole history: upadacitinib is questioned because "
+                    "no TNF-blocker failure is documented (Synthea records no stop reason), not because none was "
+                    "given.",
+        source=f"shape: Synthea 3.x transaction Bundle (medicationReference to urn:uuid); rule: {jak_label}",
+        cards={"min": 1, "max": 1}, fires=["jak_after_tnfi_label"], history=["adalimumab", "etanercept", "naproxen"],
+        text_never_mentions=["before any TNF inhibitor"])
+    n = "in-synthea-2019-refills-and-encounters-methotrexate-warns"
+    p2 = pid(f, n)
+    add(n, shapes.synthea_request(n, p2, b.draft_order("methotrexate", patient=p2, rid="draft-mtx", authored=TODAY,
+                                                       text="methotrexate 2.5 mg tablet"), v3=False),
+        description="A Synthea 2019 patient (urn:uuid references, Encounter links, refills as repeated "
+                    "MedicationRequests with authoredOn only, no MedicationStatement): each drug's refills read as "
+                    "one course, and methotrexate for axial disease warns.",
+        source="shape: Synthea 2019 transaction Bundle; rule: ACR 2019 #15", cards={"min": 1, "max": 1},
+        fires=["no_csdmard_axial"], history=["adalimumab", "etanercept", "naproxen"])
+    n = "in-sandbox-rx-view-methotrexate-as-sent"
+    add(n, shapes.sandbox(shapes.SANDBOX_R4, n),
+        description="The request the CDS Hooks sandbox's Rx View sent for the seed patient and its picker's "
+                    "'Methotrexate 2.5 MG Oral Tablet' (no Bundle.type, category and reasonCode as objects): the "
+                    "csDMARD warning, with the history read from the sandbox's prefetch.",
+        source="shape: CDS Hooks sandbox R4 order-select; rule: ACR 2019 #15", cards={"min": 1, "max": 1},
+        indicator="warning", fires=["no_csdmard_axial"], deletes_selection=True,
+        history=["celecoxib", "etanercept", "upadacitinib"],
+        as_sent="draftOrders has no Bundle.type; category and reasonCode are objects")
+    n = "in-sandbox-dstu2-medication-order-upadacitinib-as-sent"
+    add(n, shapes.sandbox(shapes.SANDBOX_DSTU2, n),
+        description="The sandbox's DSTU2 shape (a MedicationOrder draft, selections 'MedicationOrder/order-123'): "
+                    "re-ordering the JAK inhibitor that failed warns and suggests a bDMARD.",
+        source="shape: CDS Hooks sandbox DSTU2 order-select; rule: ASAS-EULAR 2022 #12", cards={"min": 1, "max": 1},
+        indicator="warning", fires=["no_jak_after_jak_failure"], never_suggests=JAKI,
+        history=["celecoxib", "etanercept", "upadacitinib"],
+        as_sent="a DSTU2 MedicationOrder in draftOrders; no Bundle.type")
+
+
 # ------------------------------------------------------------------------------------------- write
 BUILDERS = (build_seed, build_acr12, build_acr13, build_ae, build_jak, build_ibd, build_uveitis, build_psoriasis,
             build_hf, build_ms, build_tb, build_screening, build_latent_tb, build_hbv, build_hcv,
             build_active_infection, build_recent_infection, build_malignancy, build_boxed, build_jak_label, build_nr,
             build_allergy, build_acr15, build_acr16, build_silent, build_messy, build_il17_failure,
             build_one_at_a_time, build_non_recommended, build_pregnancy, build_pregnancy_nsaid,
-            build_planned, build_lactation, build_nsaid_trial, build_order_sign, build_stop_reasons)
+            build_planned, build_lactation, build_nsaid_trial, build_order_sign, build_stop_reasons,
+            build_real_shapes)
 
 
 def cases() -> list[tuple[str, str, dict, dict]]:

@@ -241,3 +241,18 @@ def test_loader_gives_up_when_the_server_never_answers():
     result = run_loader(f"http://127.0.0.1:{free_port()}/fhir", "--wait", "1")
     assert result.returncode == 2
     assert "did not become ready" in result.stderr
+
+
+def test_loader_relinks_synthea_urn_uuid_references_so_the_medications_are_included(fhir_server):
+    """A Synthea-shaped record (urn:uuid references, Medications by reference) is stored with Type/id references:
+    the medication search's _include then brings every Medication, as the service's prefetch template asks."""
+    case = REPO / "fhir_fixtures" / "real-shapes" / "in-synthea-3x-biologics-by-reference-keep-their-history.request.json"
+    patient_id = json.loads(case.read_text())["context"]["patientId"]
+    assert run_loader(fhir_server.base_url, "--wait", "30").returncode == 0
+    bundle = fhir_server.get_json(
+        f"MedicationRequest?patient={patient_id}&_include=MedicationRequest:medication&_count=100")
+    requests = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "match"]
+    included = {e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == "include"}
+    assert len(requests) == 11 and len(included) == 3
+    assert {r["medicationReference"]["reference"].split("/", 1)[1] for r in requests} == included
+    assert all("encounter" not in r for r in requests), "the source Bundle's Encounter is not part of the record"

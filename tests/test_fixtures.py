@@ -32,7 +32,7 @@ SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 EXPECTATION_KEYS = {
     "description", "rule", "source", "cards", "indicator", "fires", "never_fires", "recommended_any_of",
     "suggests_any_of", "suggests_from_each", "never_suggests", "deletes_selection", "text_mentions",
-    "text_never_mentions", "malformed",
+    "text_never_mentions", "malformed", "history", "as_sent",
 }
 #: Rules that shape a card's content but never head one (ranking, standing care, information): no fixture can
 #: show them in source.topic, so they are exercised through the suggestions and the clinical tests.
@@ -108,8 +108,8 @@ def test_request_is_a_valid_cds_hooks_request(path: Path) -> None:
     drafts = request["context"]["draftOrders"]["entry"]
     assert drafts and all(e["resource"]["status"] == "draft" for e in drafts)
     if request["hook"] == "order-select":
-        sel = request["context"]["selections"][0]
-        assert sel in {f"MedicationRequest/{e['resource']['id']}" for e in drafts}, sel
+        drafted = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in drafts}
+        assert set(request["context"]["selections"]) <= drafted, request["context"]["selections"]
 
 
 @pytest.mark.parametrize("path", CASES)
@@ -158,7 +158,9 @@ def _fhir_errors(request: dict[str, Any]) -> list[str]:
 def test_fhir_content_is_valid_r4(path: Path) -> None:
     request, expected = _load(path)
     errors = _fhir_errors(request)
-    if expected.get("malformed"):
+    if expected.get("as_sent"):  # a real client's request, kept as it sent it (what is not R4 is said)
+        assert errors, "case is marked as_sent but every resource is valid R4"
+    elif expected.get("malformed"):
         assert errors, "case is marked malformed but every resource is valid R4"
         drafts_and_patient = [request["prefetch"]["patient"]] + [
             e["resource"] for e in request["context"]["draftOrders"]["entry"]]
@@ -175,6 +177,13 @@ def evaluated(request: dict[str, Any], today: date) -> list[dict[str, Any]]:
     outcome = asyncio.run(run(CDSRequest.model_validate(request), None, today))
     assert isinstance(outcome, Evaluated) or not outcome.response.cards, outcome  # type: ignore[union-attr]
     return json.loads(outcome.response.model_dump_json(exclude_none=True))["cards"]  # type: ignore[union-attr]
+
+
+def history_read(request: dict[str, Any], today: date) -> list[str]:
+    """The drugs of the therapy history the pipeline derived from ``request`` (sorted, each once)."""
+    outcome = asyncio.run(run(CDSRequest.model_validate(request), None, today, evaluate_unrelated=True))
+    assert isinstance(outcome, Evaluated), outcome
+    return sorted({course.drug for course in outcome.evaluation.history})
 
 
 def _drug(text: str | None) -> str:
@@ -289,6 +298,8 @@ def test_the_service_answers_as_expected(path: Path) -> None:
                     except Exception as exc:  # noqa: BLE001
                         problems.append(f"suggestion {sug.get('label')!r} creates an invalid MedicationRequest: {exc}")
     problems += check_expectations(request, expected, cards)
+    if "history" in expected and (read := history_read(request, FIXTURE_DAY)) != sorted(expected["history"]):
+        problems.append(f"history: expected the drugs {sorted(expected['history'])}, the history read {read}")
     assert not problems, (
         f"{expected['description']}\n  source: {expected['source']}\nFailed:\n  - " + "\n  - ".join(problems)
         + "\nCards returned:\n" + _describe(cards)

@@ -262,3 +262,39 @@ def test_bundle_medications_travel_with_their_full_urls():
     included = [e for e in built["prefetch"]["medicationRequests"]["entry"] if e["search"]["mode"] == "include"]
     assert included == [{"fullUrl": "urn:uuid:1b2c3d4e-0000-4000-8000-00000000e001", "search": {"mode": "include"},
                          "resource": {"resourceType": "Medication", "code": {"text": "Humira"}}}]
+
+
+# --------------------------------------------------------------------------- Synthea patient Bundles
+
+
+@pytest.mark.parametrize(("v3", "case", "order_drug"), [
+    (True, "in-synthea-3x-biologics-by-reference-keep-their-history", "upadacitinib"),
+    (False, "in-synthea-2019-refills-and-encounters-methotrexate-warns", "methotrexate"),
+], ids=["synthea-3x", "synthea-2019"])
+def test_a_synthea_transaction_bundle_evaluates_like_its_fixture_and_keeps_its_history(api, tmp_path, v3, case,
+                                                                                      order_drug):
+    """The patient Bundle Synthea writes (urn:uuid fullUrls and references, Encounters, refills; 3.x: separate
+    Medication resources) evaluated offline gives the fixture's cards, and the printed history holds every drug."""
+    from fhir_fixtures import real_shapes
+
+    fixture = json.loads((FIXTURES / "real-shapes" / f"{case}.request.json").read_text())
+    patient_id = fixture["context"]["patientId"]
+    bundle_path = write(tmp_path, "synthea.json", real_shapes.synthea_bundle(patient_id, v3=v3))
+    order_path = write(tmp_path, "order.json", draft(fixture))
+    printed = run(bundle_path, "--order", order_path, "--today", "2026-11-24", "--json")
+    assert printed.returncode == 0, printed.stderr
+    from service.dev.offline import evaluate_request
+
+    _, expected = evaluate_request(fixture, date(2026, 11, 24))
+
+    def essence(cards: list) -> list:
+        return [(c["indicator"], c["summary"], c["source"]["topic"]["code"],
+                 [s["label"] for s in c.get("suggestions", [])]) for c in cards]
+
+    assert essence(json.loads(printed.stdout)["cards"]) == essence(
+        json.loads(expected.response.model_dump_json(exclude_none=True))["cards"])
+    readable = run(bundle_path, "--order", order_path, "--today", "2026-11-24")
+    history = readable.stdout.split("Therapy history", 1)[1].split("Cards (", 1)[0].lower()
+    for drug in ("naproxen", "etanercept", "adalimumab"):
+        assert drug in history, drug
+    assert order_drug in readable.stdout.lower()
