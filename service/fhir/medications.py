@@ -72,6 +72,8 @@ def unresolved(
     found = Unresolved()
     seen: set[str] = set()
     for record in records:
+        if "medicationReference" not in record and "medication" not in record:
+            continue  # coded inline: the common case, kept cheap (a 1,000-statement history is the hot path)
         for reference in references(record):
             key = medication_key(reference)
             if key is None or key in keys or key in seen:
