@@ -11,6 +11,7 @@ from datetime import date
 from typing import Protocol
 
 import hooks
+from service.cds.card_ids import unique_ids
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
 from service.cds.response import CDSResponse
@@ -96,4 +97,5 @@ async def run(
         )
     )
     response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
+    response.cards = unique_ids(response.cards)
     return Evaluated(hook, resolution, evaluation, response, relevant)
