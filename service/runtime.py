@@ -14,6 +14,7 @@ import hooks
 from service.auth import Authenticator
 from service.config import Settings
 from service.fhir import FhirReader, FhirServer, FhirTarget, fhir_server_allowed
+from service.governance.ledger import LedgerWriter
 from service.ops import Metrics
 from service.startup import check_suggestion_templates, startup_check
 from service.storage import Store, open_store
@@ -23,7 +24,8 @@ log = logging.getLogger("axspa.app")
 
 @dataclass
 class Runtime:
-    """Settings, the store, the shared FHIR/JWKS HTTP client, the authenticator and the metrics of one process."""
+    """Settings, the store, the shared FHIR/JWKS HTTP client, the authenticator, the card ledger writer and the
+    metrics of one process."""
 
     settings: Settings
     metrics: Metrics
@@ -31,6 +33,7 @@ class Runtime:
     http: httpx.AsyncClient
     reader: FhirReader
     authenticator: Authenticator
+    ledger: LedgerWriter
     ready: bool = field(default=True)
 
     @classmethod
@@ -50,7 +53,9 @@ class Runtime:
             max_pages=settings.fhir_max_pages,
             max_resources=settings.fhir_max_resources,
         )
-        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http))
+        ledger = LedgerWriter(store, metrics, queue_size=settings.ledger_queue_size,
+                              retention_days=settings.ledger_retention_days).start()
+        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http), ledger)
         hooks.warm_up()
         # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large
         # prefetch no longer triggers several full collections (measured -11% CPU on big histories; docs/performance.md).
@@ -61,6 +66,7 @@ class Runtime:
 
     async def stop(self) -> None:
         self.ready = False
+        await run_in_threadpool(self.ledger.stop)  # flush the queued ledger rows before the store closes
         await self.http.aclose()
         self.store.close()
 

@@ -58,6 +58,7 @@ async def call_service(
     result = await pipeline.run(cds_request, runtime, date.today())
     request.state.hook = result.hook
     _count(runtime, result)
+    runtime.ledger.answered(result)
     if isinstance(result, pipeline.DataMissing):
         raise result.error()
     if isinstance(result, pipeline.Unrelated):
@@ -77,6 +78,7 @@ async def feedback(parsed: Annotated[FeedbackRequest, Depends(body(FeedbackReque
     stored = await run_in_threadpool(runtime.store.record_feedback, SERVICE_ID, items)
     for item in items:
         runtime.metrics.feedback.labels(item["outcome"]).inc()
+    runtime.ledger.feedback(items)
     return Response(orjson.dumps({"received": len(items), "new": stored}), media_type=JSON)
 
 
