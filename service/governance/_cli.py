@@ -1,0 +1,35 @@
+"""What the governance commands share: one-line argument errors (exit 2), ISO dates, the plot file check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+PLOT_FORMATS = (".svg", ".png")
+
+
+class CliError(Exception):
+    """The command cannot run as asked; the message is shown on one line (exit 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage + message)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def plot_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r}: the plot is written as .svg or .png")
+    return path
