@@ -126,14 +126,14 @@ def replay_bag(ndjson: Sequence[str], json_files: Sequence[tuple[str, str]], opt
     return tally, unusable
 
 
-def replay_on_dask(inputs: Inputs, options: Options, *, partitions: int, workers: int | None = None,
-                   slowest: int = 5, scheduler: str | None = "processes") -> Tally:
-    """Compute the replay with Dask (``scheduler=None``: the active ``distributed.Client``, i.e. a cluster)."""
+def replay_on_dask(ndjson: Sequence[str], json_files: Sequence[tuple[str, str]], options: Options, *,
+                   partitions: int, workers: int | None = None, slowest: int = 5,
+                   scheduler: str | None = "processes") -> Tally:
+    """Compute the replay with Dask: ``ndjson`` file paths or URLs (globs allowed), ``json_files`` (path, name)
+    pairs. ``scheduler=None``: the active ``distributed.Client``, i.e. a cluster."""
     from dask.base import compute
 
-    tally_item, unusable_item = replay_bag(
-        [str(path) for path, _ in inputs.ndjson_files], [(str(path), name) for path, name in inputs.json_files],
-        options, partitions=partitions, slowest=slowest)
+    tally_item, unusable_item = replay_bag(ndjson, json_files, options, partitions=partitions, slowest=slowest)
     kwargs: dict[str, Any] = {"scheduler": scheduler} if scheduler else {}
     if scheduler == "processes" and workers:
         kwargs["num_workers"] = workers
@@ -146,3 +146,9 @@ def replay_on_dask(inputs: Inputs, options: Options, *, partitions: int, workers
             tally.add(PatientResult(what, error=f"{n} {problem}"))
     result: Tally = tally
     return result
+
+
+def replay_inputs_on_dask(inputs: Inputs, options: Options, **kwargs: Any) -> Tally:
+    """:func:`replay_on_dask` over the inputs ``python -m service replay`` found."""
+    return replay_on_dask([str(path) for path, _ in inputs.ndjson_files],
+                          [(str(path), name) for path, name in inputs.json_files], options, **kwargs)

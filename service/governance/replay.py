@@ -477,10 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         inputs = find_inputs(args.path, args.pattern)
         progress = sys.stderr.isatty() if args.progress is None else args.progress
         if args.engine == "dask":
-            from service.governance.cluster import replay_on_dask
+            from service.governance.cluster import replay_inputs_on_dask
 
             partitions = args.partitions or 4 * args.workers
-            tally = replay_on_dask(inputs, options, partitions=partitions, workers=args.workers, slowest=args.slowest)
+            tally = replay_inputs_on_dask(inputs, options, partitions=partitions, workers=args.workers,
+                                          slowest=args.slowest)
         else:
             tally = run(inputs, options, workers=args.workers, slowest=args.slowest, progress=progress)
         if args.plot is not None:

@@ -201,14 +201,14 @@ def test_the_burden_chart_is_valid_svg(tmp_path, capsys):
 def test_the_dask_bag_gives_what_the_local_pool_gives(export):
     if not in_ci():
         pytest.importorskip("dask.bag")  # the `cluster` extra; CI installs it, so there this never skips
-    from service.governance.cluster import replay_on_dask
+    from service.governance.cluster import replay_inputs_on_dask
 
     folder, _ = export
     for extra in (FIXTURES / "seed").glob("*.request.json"):  # request files beside the export: both kinds
         (folder / extra.name).write_text(extra.read_text())
     inputs = replay.find_inputs(folder)
     local = replay.run(inputs, replay.Options(), workers=1).as_json()
-    on_dask = replay_on_dask(inputs, replay.Options(), partitions=3, workers=2).as_json()
+    on_dask = replay_inputs_on_dask(inputs, replay.Options(), partitions=3, workers=2).as_json()
     for key in ("patients", "patients_with_cards", "cards_by_rule", "cards_by_indicator", "error_count"):
         assert on_dask[key] == local[key], key
     assert [e["input"] for e in on_dask["errors"]] == [e["input"] for e in local["errors"]]
