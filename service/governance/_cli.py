@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+import orjson
 
 PLOT_FORMATS = (".svg", ".png")
 
@@ -33,3 +36,9 @@ def plot_path(text: str) -> Path:
     if path.suffix.lower() not in PLOT_FORMATS:
         raise argparse.ArgumentTypeError(f"{text!r}: the plot is written as .svg or .png")
     return path
+
+
+def emit(as_json: bool, document: dict[str, Any], text: Callable[[], str]) -> int:
+    """Print the result: ``document`` as indented JSON, else the readable ``text``. Returns the exit status 0."""
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n" if as_json else text())
+    return 0

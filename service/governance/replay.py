@@ -51,7 +51,7 @@ from service.cds.deps import describe_validation_error
 from service.dev.bundles import is_request, read_json, request_from_bundle, request_with_order
 from service.dev.errors import InputError
 from service.fhir.keys import SEARCH_KEY_FOR_TYPE
-from service.governance._cli import CliError, Parser, iso_date, plot_path
+from service.governance._cli import CliError, Parser, emit, iso_date, plot_path
 from service.governance.cards import rule_of
 from service.ops import pseudonym
 
@@ -491,11 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        sys.stdout.write(orjson.dumps(tally.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        hook = args.hook or "each request's hook; order-select for Bundles"
-        header = (f"Silent-mode replay of {args.path} ({hook}; today {options.today}; {args.workers} worker"
-                  f"{'s' if args.workers != 1 else ''}; {time.monotonic() - started:.1f} s)")
-        sys.stdout.write(render_text(tally, header))
-    return 0
+    hook = args.hook or "each request's hook; order-select for Bundles"
+    header = (f"Silent-mode replay of {args.path} ({hook}; today {options.today}; {args.workers} worker"
+              f"{'s' if args.workers != 1 else ''}; {time.monotonic() - started:.1f} s)")
+    return emit(args.json, tally.as_json(), lambda: render_text(tally, header))

@@ -24,11 +24,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 
 from service.config import Settings
-from service.governance._cli import CliError, Parser, iso_date, plot_path
+from service.governance._cli import CliError, Parser, emit, iso_date, plot_path
 from service.storage import Store, open_store
 from service.storage.ledger import LedgerCard
 
@@ -199,8 +198,4 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        sys.stdout.write(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        sys.stdout.write(render_text(report))
-    return 0
+    return emit(args.json, report.as_json(), lambda: render_text(report))
