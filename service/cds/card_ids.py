@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from service.cds.response import Card
+from hooks.response import Card
 
 _NAMESPACE = uuid.UUID("6f2f3a8e-2b1d-5c7e-9a44-3c1e5d0b7a21")  # fixed: the renaming is reproducible
 

@@ -11,10 +11,10 @@ from datetime import date
 from typing import Protocol
 
 import hooks
+from hooks.response import CDSResponse  # the hook builds typed cards: serialised as they are, never re-validated
 from service.cds.card_ids import unique_ids
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
-from service.cds.response import CDSResponse
 from service.config import SERVICE_ID
 from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
 
@@ -96,6 +96,5 @@ async def run(
             today=today,
         )
     )
-    response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
-    response.cards = unique_ids(response.cards)
+    response = CDSResponse(cards=unique_ids(evaluation.cards) if relevant else [])
     return Evaluated(hook, resolution, evaluation, response, relevant)

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from hooks.knowledge import knowledge
-from service.cds.response import Card
+from hooks.response import Card
 
 UNKNOWN_RULE = "unknown"
 REMOVE_ONLY = "remove-draft"  # a suggestion that creates nothing (it removes the draft order)

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hooks.response import Card
 from service.cds import pipeline
-from service.cds.response import Card
 from service.governance.cards import known_rules, rule_of, suggestion_drugs
 from service.ops import Metrics
 from service.storage import Store
