@@ -14,6 +14,7 @@ import hooks
 from service.auth import Authenticator
 from service.config import Settings
 from service.fhir import FhirReader, FhirServer, FhirTarget, fhir_server_allowed
+from service.governance.attributes import source_attributes
 from service.governance.ledger import LedgerWriter
 from service.ops import Metrics
 from service.startup import check_suggestion_templates, startup_check
@@ -57,6 +58,7 @@ class Runtime:
                               retention_days=settings.ledger_retention_days).start()
         runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http), ledger)
         hooks.warm_up()
+        source_attributes()  # generated from rules.toml now, as the engine loaded it
         # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large
         # prefetch no longer triggers several full collections (measured -11% CPU on big histories; docs/performance.md).
         gc.collect()

@@ -21,6 +21,7 @@ from service.cds.feedback import FeedbackRequest
 from service.cds.request import CDSRequest
 from service.cds.response import CDSResponse
 from service.config import SERVICE_ID
+from service.governance.attributes import discovery_extension
 from service.outcome import outcome
 from service.runtime import Runtime, get_runtime
 
@@ -31,14 +32,14 @@ router = APIRouter(tags=["CDS Hooks"])
 
 
 @cache
-def _discovery_body() -> bytes:
-    return orjson.dumps(discovery_document())
+def _discovery_body(base_url: str) -> bytes:
+    return orjson.dumps(discovery_document(discovery_extension(base_url)))
 
 
 @router.get("/cds-services", summary="Discovery", dependencies=[Depends(authenticated)])
 @router.get("/cds-services/", include_in_schema=False, dependencies=[Depends(authenticated)])
-async def discovery() -> Response:
-    return Response(_discovery_body(), media_type=JSON)
+async def discovery(runtime: RuntimeDep) -> Response:
+    return Response(_discovery_body(runtime.settings.public_base_url), media_type=JSON)
 
 
 @router.post(
