@@ -53,6 +53,7 @@ def _stacked(title: str, xlabel: str, labels: Sequence[str], series: Mapping[str
         for y, x, note in zip(positions, left, notes):
             ax.text(x, y, f" {note}", va="center", fontsize=8)
         ax.set_yticks(positions, labels, fontsize=8)
+        ax.set_ylim(-0.6, len(labels) - 0.4)
         ax.set_xlabel(xlabel)
         ax.set_title(title, fontsize=10)
         if percent:
