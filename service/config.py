@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["ES384", "RS384"],
         description="Accepted JWT algorithms; ES256/RS256 may be added, none/HMAC never.",
     )
+    concordant_info_card: bool = Field(
+        False,
+        description="Answer a concordant order that needs no action with a short informational card (default: no "
+        "card; alert fatigue is a defect).",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     ledger_retention_days: int = Field(
         400, ge=1, description="Card ledger rows last shown longer ago than this are deleted (checked hourly)."

@@ -34,6 +34,7 @@ class Runtime:
     http: httpx.AsyncClient
     reader: FhirReader
     authenticator: Authenticator
+    hook_settings: hooks.HookSettings
     ledger: LedgerWriter
     ready: bool = field(default=True)
 
@@ -54,9 +55,11 @@ class Runtime:
             max_pages=settings.fhir_max_pages,
             max_resources=settings.fhir_max_resources,
         )
+        hook_settings = hooks.HookSettings(concordant_info_card=settings.concordant_info_card)
         ledger = LedgerWriter(store, metrics, queue_size=settings.ledger_queue_size,
                               retention_days=settings.ledger_retention_days).start()
-        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http), ledger)
+        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http), hook_settings,
+                      ledger)
         hooks.warm_up()
         source_attributes()  # generated from rules.toml now, as the engine loaded it
         # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from hooks.response import Coding
 from service.cds._base import Open
-from service.cds.response import Coding
 
 
 class AcceptedSuggestion(Open):

@@ -60,13 +60,19 @@ class Evaluated:
 
 
 Outcome = Unrelated | DataMissing | Evaluated
+DEFAULT_SETTINGS = hooks.HookSettings()
 
 
 async def run(
-    request: CDSRequest, servers: FhirServers | None, today: date, *, evaluate_unrelated: bool = False
+    request: CDSRequest,
+    servers: FhirServers | None,
+    today: date,
+    *,
+    evaluate_unrelated: bool = False,
+    settings: hooks.HookSettings = DEFAULT_SETTINGS,
 ) -> Outcome:
     """Evaluate ``request``, reading what its prefetch lacks from its ``fhirServer`` if ``servers`` allows it
-    (None: no FHIR server is ever read, as offline).
+    (None: no FHIR server is ever read, as offline); ``settings`` are the hook's own (CDS_CONCORDANT_INFO_CARD).
 
     An unrelated order is answered at once (:class:`Unrelated`) unless ``evaluate_unrelated`` asks for the
     history anyway (the offline CLI shows it); its response still has no card.
@@ -94,6 +100,7 @@ async def run(
             selections=request.selections,
             data=resolution.data,
             today=today,
+            settings=settings,
         )
     )
     response = CDSResponse(cards=unique_ids(evaluation.cards) if relevant else [])

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from hooks.response import CDSResponse
 from service.auth import Unauthorized
 from service.cds import pipeline
 from service.cds.deps import RuntimeDep, authenticated, body
@@ -19,7 +20,6 @@ from service.cds.discovery import discovery_document
 from service.cds.errors import CdsError
 from service.cds.feedback import FeedbackRequest
 from service.cds.request import CDSRequest
-from service.cds.response import CDSResponse
 from service.config import SERVICE_ID
 from service.governance.attributes import discovery_extension
 from service.outcome import outcome
@@ -56,7 +56,7 @@ async def discovery(runtime: RuntimeDep) -> Response:
 async def call_service(
     request: Request, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))], runtime: RuntimeDep
 ) -> Response:
-    result = await pipeline.run(cds_request, runtime, date.today())
+    result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings)
     request.state.hook = result.hook
     _count(runtime, result)
     runtime.ledger.answered(result)
