@@ -11,15 +11,16 @@ turned on. PATH is a file or a folder (searched recursively) of
   MedicationRequest is the order simulated, else ``--order`` (ordered for every patient).
 
 Each patient goes through the service's own pipeline (``service.cds.pipeline.run``: the same prefetch reader and
-``hooks.evaluate``) with no FHIR server, in a pool of ``--workers`` processes (default: every core). Nothing is
-written anywhere: no ledger row, no log line about a patient. The output counts patients, patients with cards, cards
-by rule (``source.topic``) and by indicator, the unusable inputs (named by file and line; a patient only by
-pseudonym) and the slowest patients (by pseudonym, never the patient id); ``--json`` prints it as JSON, ``--plot``
-draws the alert burden per rule. A progress bar is drawn on stderr when stderr is a terminal (``--progress`` /
-``--no-progress`` to force), so ``--json > out.json`` in a terminal still shows it and a pipe or a CI log does not.
+``hooks.evaluate``, with the hook settings of the ``CDS_*`` environment as the service reads them) with no FHIR
+server, in a pool of ``--workers`` processes (default: every core). Nothing is written anywhere: no ledger row, no
+log line about a patient. The output counts patients, patients with cards, cards by rule (``source.topic``) and by
+indicator, the unusable inputs (named by file and line; a patient only by pseudonym) and the slowest patients (by
+pseudonym, never the patient id); ``--json`` prints it as JSON, ``--plot`` draws the alert burden per rule. A
+progress bar is drawn on stderr when stderr is a terminal (``--progress`` / ``--no-progress`` to force), so
+``--json > out.json`` in a terminal still shows it and a pipe or a CI log does not.
 
 ``--engine dask`` runs the same per-patient function as a Dask bag (``service.governance.cluster``): the way to
-replay millions of patients on a cluster (README, "Silent-mode replay").
+replay millions of patients on a cluster (README, "Governance").
 
 Exit status: 0 replayed (unusable inputs are counted, never fatal); 2 the command could not run (no such PATH,
 nothing to replay, a bad ``--order``).
@@ -48,6 +49,7 @@ from pydantic import ValidationError
 import hooks
 from service.cds import CdsError, CDSRequest, DataMissing, HookName, pipeline
 from service.cds.deps import describe_validation_error
+from service.config import Settings
 from service.dev.bundles import is_request, read_json, request_from_bundle, request_with_order
 from service.dev.errors import InputError
 from service.fhir.keys import SEARCH_KEY_FOR_TYPE
@@ -72,6 +74,7 @@ class Options:
     order: dict[str, Any] | None = None
     hook: HookName | None = None  # for Bundles and NDJSON (default order-select); a request keeps its own
     today: date = field(default_factory=date.today)
+    hook_settings: hooks.HookSettings = field(default_factory=hooks.HookSettings)  # as the service is configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,7 @@ def replay_document(document: Any, source: str, options: Options, patient_id: st
     loop = _event_loop()
     started = time.perf_counter()
     try:
-        outcome = loop.run_until_complete(pipeline.run(request, None, options.today))
+        outcome = loop.run_until_complete(pipeline.run(request, None, options.today, settings=options.hook_settings))
     except CdsError as exc:
         return PatientResult(source, patient, error=exc.messages[0])
     except Exception as exc:  # noqa: BLE001 - counted and named; never the message (it may quote the record)
@@ -473,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise CliError(str(exc)) from None
             if not isinstance(order, dict) or order.get("resourceType") != "MedicationRequest":
                 raise CliError("--order must be a FHIR MedicationRequest")
-        options = Options(order, args.hook, args.today or date.today())
+        configured = hooks.HookSettings(concordant_info_card=Settings().concordant_info_card)
+        options = Options(order, args.hook, args.today or date.today(), configured)
         inputs = find_inputs(args.path, args.pattern)
         progress = sys.stderr.isatty() if args.progress is None else args.progress
         if args.engine == "dask":

@@ -167,6 +167,17 @@ def test_order_is_simulated_for_every_patient(export, tmp_path, capsys):
     assert code == 0 and json.loads(out)["patients_with_cards"] > len(patients) // 2
 
 
+def test_replay_answers_as_the_service_is_configured(capsys, monkeypatch):
+    args = (str(FIXTURES), "--pattern", "*.request.json", "--workers", "1", "--json")
+    quiet = json.loads(_replay_cli(capsys, *args)[1])
+    monkeypatch.setenv("CDS_CONCORDANT_INFO_CARD", "true")  # a concordant order gets an informational card
+    chatty = json.loads(_replay_cli(capsys, *args)[1])
+    assert chatty["patients"] == quiet["patients"]
+    assert chatty["patients_with_cards"] > quiet["patients_with_cards"]
+    assert chatty["cards_by_indicator"]["info"] > quiet["cards_by_indicator"]["info"]
+    assert chatty["cards_by_indicator"].get("warning") == quiet["cards_by_indicator"].get("warning")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["/no/such/folder"], "does not exist"), ([str(FIXTURES / "seed"), "--pattern", "*.xml"], "nothing to replay"),
