@@ -161,12 +161,12 @@ def oracle_local_code_first(case: str, pid: str) -> dict[str, Any]:
     number (140587) equals celecoxib's RxCUI, the RxNorm coding after it is tofacitinib."""
     draft = {
         "resourceType": "MedicationRequest", "id": "313757847", "status": "draft", "intent": "order",
-        "contained": [{"resourceType": "Medication", "id": "1", "code": {
+        "contained": [{"resourceType": "Medication", "id": "313757847-1", "code": {
             "coding": [{"system": CERNER_SYNONYM, "code": "140587", "display": "tofacitinib 5 mg oral tablet",
                         "userSelected": True},
                        {"system": RXNORM, "code": "1357536", "display": "tofacitinib", "userSelected": False}],
             "text": "tofacitinib 5 mg oral tablet"}}],
-        "medicationReference": {"reference": "#1", "display": "tofacitinib 5 mg oral tablet"},
+        "medicationReference": {"reference": "#313757847-1", "display": "tofacitinib 5 mg oral tablet"},
         "subject": {"reference": f"Patient/{pid}", "display": "Fixture, Patient"},
         "authoredOn": "2026-11-24",
     }

@@ -21,6 +21,7 @@ from service.cds import CdsError
 from service.cds import routes as cds
 from service.config import Settings
 from service.dev import preview
+from service.governance import routes as governance
 from service.ops import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from service.outcome import outcome
 from service.runtime import Runtime
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(metrics.render(), media_type=metrics.content_type)
 
     app.include_router(cds.router)
+    app.include_router(governance.router)
     app.include_router(preview.router)
     app.add_middleware(
         CORSMiddleware,

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         "card; alert fatigue is a defect).",
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    ledger_retention_days: int = Field(
+        400, ge=1, description="Card ledger rows last shown longer ago than this are deleted (checked hourly)."
+    )
+    ledger_queue_size: int = Field(
+        10_000, ge=1, description="Answers waiting for the card ledger writer; beyond, their rows are dropped "
+        "(cds_ledger_dropped_rows_total) and the answers are unaffected.",
+    )
 
     @field_validator("fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before")
     @classmethod

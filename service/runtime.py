@@ -14,6 +14,8 @@ import hooks
 from service.auth import Authenticator
 from service.config import Settings
 from service.fhir import FhirReader, FhirServer, FhirTarget, fhir_server_allowed
+from service.governance.attributes import source_attributes
+from service.governance.ledger import LedgerWriter
 from service.ops import Metrics
 from service.startup import check_suggestion_templates, startup_check
 from service.storage import Store, open_store
@@ -23,7 +25,8 @@ log = logging.getLogger("axspa.app")
 
 @dataclass
 class Runtime:
-    """Settings, the store, the shared FHIR/JWKS HTTP client, the authenticator and the metrics of one process."""
+    """Settings, the store, the shared FHIR/JWKS HTTP client, the authenticator, the card ledger writer and the
+    metrics of one process."""
 
     settings: Settings
     metrics: Metrics
@@ -32,6 +35,7 @@ class Runtime:
     reader: FhirReader
     authenticator: Authenticator
     hook_settings: hooks.HookSettings
+    ledger: LedgerWriter
     ready: bool = field(default=True)
 
     @classmethod
@@ -52,8 +56,12 @@ class Runtime:
             max_resources=settings.fhir_max_resources,
         )
         hook_settings = hooks.HookSettings(concordant_info_card=settings.concordant_info_card)
-        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http), hook_settings)
+        ledger = LedgerWriter(store, metrics, queue_size=settings.ledger_queue_size,
+                              retention_days=settings.ledger_retention_days).start()
+        runtime = cls(settings, metrics, store, http, reader, Authenticator(settings, store, http), hook_settings,
+                      ledger)
         hooks.warm_up()
+        source_attributes()  # generated from rules.toml now, as the engine loaded it
         # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large
         # prefetch no longer triggers several full collections (measured -11% CPU on big histories; docs/performance.md).
         gc.collect()
@@ -63,6 +71,7 @@ class Runtime:
 
     async def stop(self) -> None:
         self.ready = False
+        await run_in_threadpool(self.ledger.stop)  # flush the queued ledger rows before the store closes
         await self.http.aclose()
         self.store.close()
 

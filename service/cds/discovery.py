@@ -66,11 +66,12 @@ def hooks_served(service_id: str, mode: DiscoveryMode) -> tuple[HookName, ...]:
     return ()
 
 
-def discovery_document(mode: DiscoveryMode = "distinct") -> dict[str, Any]:
+def discovery_document(mode: DiscoveryMode = "distinct", extension: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``extension``: the entries' ``extension`` member (the source-attributes summary and URL)."""
     services = [
         ServiceDefinition(
             hook=hook, id=listed_id(hook, mode), title=TITLE, description=DESCRIPTION, prefetch=templates(),
-            usageRequirements=USAGE,
+            usageRequirements=USAGE, extension=extension,
         )
         for hook in SERVED_HOOKS
     ]

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import hooks
 from hooks.response import CDSResponse  # the hook builds typed cards: serialised as they are, never re-validated
+from service.cds.card_ids import unique_ids
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
 from service.config import SERVICE_ID
@@ -113,7 +114,7 @@ async def run(
     )
     if by_reference:  # its Medication may have arrived with the prefetch or been read: judge the order again
         relevant = hooks.is_relevant_order(hook, context.draftOrders, request.selections, resolution.data.medications)
-    response = CDSResponse(cards=evaluation.cards if relevant else [])
+    response = CDSResponse(cards=unique_ids(evaluation.cards) if relevant else [])
     return Evaluated(hook, resolution, evaluation, response, relevant)
 
 

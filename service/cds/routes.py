@@ -20,6 +20,7 @@ from service.cds.discovery import DiscoveryMode, discovery_document, hooks_serve
 from service.cds.errors import BadRequest, CdsError
 from service.cds.feedback import FeedbackRequest
 from service.cds.request import CDSRequest
+from service.governance.attributes import discovery_extension
 from service.outcome import outcome
 from service.runtime import Runtime, get_runtime
 
@@ -30,14 +31,14 @@ router = APIRouter(tags=["CDS Hooks"])
 
 
 @cache
-def _discovery_body(mode: DiscoveryMode) -> bytes:
-    return orjson.dumps(discovery_document(mode))
+def _discovery_body(mode: DiscoveryMode, base_url: str) -> bytes:
+    return orjson.dumps(discovery_document(mode, discovery_extension(base_url)))
 
 
 @router.get("/cds-services", summary="Discovery", dependencies=[Depends(authenticated)])
 @router.get("/cds-services/", include_in_schema=False, dependencies=[Depends(authenticated)])
 async def discovery(runtime: RuntimeDep) -> Response:
-    return Response(_discovery_body(runtime.settings.discovery_mode), media_type=JSON)
+    return Response(_discovery_body(runtime.settings.discovery_mode, runtime.settings.public_base_url), media_type=JSON)
 
 
 def _check_hook_for_service(service_id: str, cds_request: CDSRequest, mode: DiscoveryMode) -> None:
@@ -68,6 +69,7 @@ async def call_service(
     result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings)
     request.state.hook = result.hook
     _count(runtime, result)
+    runtime.ledger.answered(result)
     if isinstance(result, pipeline.DataMissing):
         raise result.error()
     if isinstance(result, pipeline.Unrelated):
@@ -89,6 +91,7 @@ async def feedback(
     stored = await run_in_threadpool(runtime.store.record_feedback, service_id, items)
     for item in items:
         runtime.metrics.feedback.labels(item["outcome"]).inc()
+    runtime.ledger.feedback(items)
     return Response(orjson.dumps({"received": len(items), "new": stored}), media_type=JSON)
 
 

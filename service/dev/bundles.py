@@ -20,6 +20,7 @@ from service.fhir.keys import SEARCH_KEY_FOR_TYPE
 HOOK_INSTANCE = "00000000-0000-4000-8000-0000000ff11e"  # fixed: offline runs are reproducible
 USER_ID = "Practitioner/offline-evaluation"
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch")
+_DRAFT_TYPES = ("MedicationRequest", "MedicationOrder")  # R4/STU3; DSTU2 (the sandbox's DSTU2 drafts)
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -188,7 +189,7 @@ def request_from_bundle(
     drafts: list[dict[str, Any]] = []
     for full_url, resource in entries:
         kind = resource.get("resourceType")
-        if kind == "MedicationRequest" and resource.get("status") == "draft":
+        if kind in _DRAFT_TYPES and resource.get("status") == "draft":
             drafts.append(resource)
         elif kind == "Medication":
             medications.append((full_url, resource))
@@ -223,7 +224,7 @@ def request_from_bundle(
                         "entry": [{"resource": d} for d in drafts]},
     }
     if hook == "order-select":
-        context["selections"] = [f"MedicationRequest/{drafts[0]['id']}"]
+        context["selections"] = [f"{drafts[0].get('resourceType')}/{drafts[0]['id']}"]
     prefetch: dict[str, Any] = {"patient": patient_resource}
     for key, items in data.items():  # the Medications come as the medication searches' _include would bring them
         prefetch[key] = _searchset(items, medications if key == "medicationRequests" else [])
