@@ -20,6 +20,7 @@ from support.faulty_fhir import make_resource, searchset
 
 from service.config import Settings, StartupRefused
 from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_server_allowed
+from service.fhir.allowlist import UnsafeUrl, canonical_url
 from service.startup import startup_check
 
 REPO = Path(__file__).resolve().parent.parent
@@ -324,3 +325,108 @@ def test_body_under_the_limit_is_processed(live_service):
     response = httpx.post(f"http://127.0.0.1:{live_service}{HOOK_URL}", content=b"[]", timeout=10,
                           headers={"Content-Type": "application/json"})
     assert response.status_code == 400
+
+
+# --------------------------------------------------------------------------- canonical URLs (what is checked is sent)
+
+CANONICAL = [
+    ("https://EHR.Example.org:443/fhir//Patient/./p1", "https://ehr.example.org/fhir/Patient/p1"),
+    ("https://ehr.example.org/fhir/a/../Condition?patient=p&_page=2",
+     "https://ehr.example.org/fhir/Condition?patient=p&_page=2"),
+    ("https://ehr.example.org/fhir/%7e%41x", "https://ehr.example.org/fhir/~Ax"),
+    ("https://ehr.example.org/fhir/a%c3%a9", "https://ehr.example.org/fhir/a%C3%A9"),
+    ("http://127.0.0.1:8080/fhir/", "http://127.0.0.1:8080/fhir/"),
+    ("https://ehr.example.org/fhir/Observation?code=http://loinc.org|1988-5",
+     "https://ehr.example.org/fhir/Observation?code=http://loinc.org|1988-5"),
+]
+UNSAFE = [
+    "https://ehr.example.org/fhir/../../admin",  # above the root
+    "https://ehr.example.org/fhir/%2e%2e/admin",
+    "https://ehr.example.org/fhir/%2E/x",
+    "https://ehr.example.org/fhir%2f..%2fadmin",
+    "https://ehr.example.org/fhir/..;/admin",  # Tomcat and friends read '..;' as '..'
+    "https://ehr.example.org/fhir/.;x/admin",
+    "https://ehr.example.org/fhir/%252e%252e/admin",  # double-encoded
+    "https://ehr.example.org/fhir/a%5cb",
+    "https://ehr.example.org/fhir/a%3bb",
+    "https://ehr.example.org/fhir\\..\\admin",
+    "https://ehr.example.org/fhir/a%zz",
+    "https://user@ehr.example.org/fhir",
+    "https://ehr.example.org/fhir#x",
+    "https://ehr.example.org/fhir/a b",
+    "https://ehr.example.org/fhir/é",
+    "https://ehr.example.org/fhir/\"x\"",  # httpx would send %22: not what was checked
+    "ftp://ehr.example.org/fhir",
+]
+
+
+@pytest.mark.parametrize(("url", "canonical"), CANONICAL)
+def test_urls_are_brought_to_one_canonical_form(url, canonical):
+    assert str(canonical_url(url)) == canonical
+
+
+@pytest.mark.parametrize("url", UNSAFE)
+def test_urls_servers_disagree_about_are_refused(url):
+    with pytest.raises(UnsafeUrl):
+        canonical_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "owned"),
+    [
+        ("https://ehr.example.org/fhir/../admin/x", False),  # the issue's next link: /admin/x once resolved
+        ("https://ehr.example.org/fhir/Condition/../../admin", False),
+        ("https://ehr.example.org/fhir/..;/admin/x", False),
+        ("https://ehr.example.org/fhir/%2e%2e/admin/x", False),
+        ("https://ehr.example.org/fhir/", False),  # the base itself: never a read
+        ("https://ehr.example.org/fhir/Patient/..", False),
+        ("https://ehr.example.org/fhir/Condition/../Patient/p1", True),
+        ("https://ehr.example.org//fhir//Condition?_page=2", True),
+    ],
+)
+def test_fhir_target_checks_the_canonical_url(url, owned):
+    assert FhirTarget("https://ehr.example.org/fhir", TOKEN).owns(url) is owned
+
+
+DOT_LINKS = ["{base}/../admin/x", "{base}/Condition/../../admin/x", "{base}/..;/admin/x", "{base}/%2e%2e/admin/x"]
+
+
+@pytest.mark.parametrize("link", DOT_LINKS)
+def test_a_next_link_with_dot_segments_never_takes_the_token_out_of_the_base(link):
+    """Real sockets: what the server receives is what was checked; nothing reaches /admin."""
+    seen: list[tuple[str, str | None]] = []
+
+    async def ehr_app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        headers = dict(scope["headers"])
+        wire = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        seen.append((wire.decode(), (headers.get(b"authorization") or b"").decode() or None))
+        base = f"http://127.0.0.1:{scope['server'][1]}/fhir"
+        body = json.dumps(searchset([make_resource("Condition", "c1")],
+                                    links=[{"relation": "next", "url": link.format(base=base)}])).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/fhir+json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    with BackgroundASGIServer(ehr_app) as ehr:
+        async def run():
+            async with httpx.AsyncClient() as http:
+                reader = FhirReader(http, max_bytes=1_000_000, max_pages=10)
+                with pytest.raises(FhirError, match="outside the FHIR server|not plain"):
+                    await reader.search(FhirTarget(f"{ehr.url}/fhir", TOKEN), f"{ehr.url}/fhir/Condition?patient=x",
+                                        Deadline(5))
+
+        asyncio.run(run())
+    assert seen == [("/fhir/Condition?patient=x", f"Bearer {TOKEN}")]
+
+
+@pytest.mark.parametrize("patient_id", [".", ".."])
+def test_a_dot_patient_id_is_400_and_never_reaches_a_url(tmp_path, faulty_fhir, patient_id):
+    fhir = seeded(faulty_fhir)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url]) as api:
+        request = without_prefetch(seed_request())
+        request["context"]["patientId"] = patient_id
+        response = hook_call(api, fhir.base_url, context=request["context"])
+    assert response.status_code == 400 and "patientId" in response.text
+    assert fhir.requests == []
