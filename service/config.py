@@ -68,6 +68,35 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
+    # Limits against hostile or broken clients (README "Operations: limits"). Connection settings apply to
+    # `python -m service` (its HTTP protocol, service.ops.connections); the others to any server.
+    keep_alive_s: float = Field(
+        5.0, gt=0, le=300, description="A connection with no request in progress (before its first request, and "
+        "between requests) is closed after this many seconds.",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Most seconds from the first byte of a request to the end of its headers "
+        "(408, then the connection is closed).",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Most seconds from the end of the headers to the end of the body (408, "
+        "then closed); also bounds the drain of a refused body.",
+    )
+    max_connections: int = Field(
+        2048, ge=8, description="Most open connections per process. At the limit the connections with no request "
+        "in progress are closed, oldest first, to admit new ones; a new one is refused only when none is idle.",
+    )
+    max_header_bytes: int = Field(65_536, ge=4096, description="Largest request line and headers (431 beyond).")
+    backlog: int = Field(2048, ge=16, description="Listen backlog (the kernel caps it at net.core.somaxconn).")
+    drain_max_bytes: int = Field(
+        10_000_000, ge=0, description="After an answer sent before the body was read (413), up to this many body "
+        "bytes are read and discarded so that a client that writes its whole body first can read the answer.",
+    )
+    fhir_max_connections: int = Field(
+        100, ge=1, description="Most connections to one FHIR server origin (its own pool): a server that hangs "
+        "exhausts only its own share.",
+    )
+
     @field_validator("fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

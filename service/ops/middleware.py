@@ -64,7 +64,8 @@ class BodyLimitMiddleware:
 
 
 class MetricsMiddleware:
-    """Count and time every HTTP request by route template, method, hook and status."""
+    """Count and time every HTTP request by route template, method, hook and status (499: the client went away
+    before an answer was started; 500: the app raised)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -75,7 +76,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        status = 0
 
         async def recording_send(message: Message) -> None:
             nonlocal status
@@ -85,6 +86,11 @@ class MetricsMiddleware:
 
         try:
             await self.app(scope, receive, recording_send)
+        except BaseException:
+            status = status or 500
+            raise
+        else:
+            status = status or 499  # returned without answering: the client is gone (the body limit saw it leave)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             hook = scope.get("state", {}).get("hook") or "none"
