@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         100, ge=1, description="Most connections to one FHIR server origin (its own pool): a server that hangs "
         "exhausts only its own share.",
     )
+    max_response_bytes: int = Field(
+        2_000_000, ge=4096, description="Largest hook response; beyond it one small card says the answer was "
+        "withheld.",
+    )
+    feedback_max_bytes: int = Field(65_536, ge=1024, description="Largest feedback request body (413 beyond).")
+    feedback_max_items: int = Field(100, ge=1, description="Most feedback items in one request (400 beyond).")
+    feedback_rate_per_min: float = Field(
+        600, gt=0, description="Feedback items accepted per client (JWT `iss`; the remote address in development "
+        "mode) per minute and process; bursts up to 10 s' worth (at least one full request). 429 beyond.",
+    )
+    feedback_retention_days: float = Field(
+        365, ge=0, description="Stored feedback older than this is deleted (checked hourly); 0 keeps it forever.",
+    )
 
     @field_validator("fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before")
     @classmethod

@@ -10,13 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from cds import HOOK_URL, client, seed_request, without_prefetch
-from support import BackgroundASGIServer, free_port
+from support import BackgroundASGIServer, LiveService, free_port
 from support.faulty_fhir import make_resource, searchset
+from support.jwt_keys import TestKey, client_entry, jwks, trusted_clients_file
 
 from service.config import Settings, StartupRefused
 from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_server_allowed
@@ -430,3 +432,52 @@ def test_a_dot_patient_id_is_400_and_never_reaches_a_url(tmp_path, faulty_fhir, 
         response = hook_call(api, fhir.base_url, context=request["context"])
     assert response.status_code == 400 and "patientId" in response.text
     assert fhir.requests == []
+
+
+# --------------------------------------------------------------------------- one pool per FHIR server
+
+
+def test_a_hanging_fhir_server_exhausts_only_its_own_pool(tmp_path, faulty_fhir):
+    """25 calls stuck on one allowlisted server that never answers; meanwhile calls to a healthy server are served,
+    and a JWKS fetch (its own client) goes through. Real sockets, `python -m service` in production mode."""
+    hanging = faulty_fhir("hang", hang_seconds=10)
+    healthy = seeded(faulty_fhir)
+    key = TestKey.ec384("rotated-kid")
+    jwks_hits: list[str] = []
+
+    async def jwks_app(scope, receive, send):
+        if scope["type"] == "http":
+            jwks_hits.append(scope["path"])
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": json.dumps(jwks(key)).encode()})
+
+    with BackgroundASGIServer(jwks_app) as jwks_host:
+        clients = trusted_clients_file(tmp_path, [client_entry("https://ehr.example.org", jku=[f"{jwks_host.url}/jwks"])])
+        env = {"CDS_ALLOW_UNAUTHENTICATED": "false", "CDS_TRUSTED_CLIENTS": str(clients),
+               "CDS_FHIR_ALLOWLIST": f"{hanging.base_url},{healthy.base_url}", "CDS_FHIR_TIMEOUT_S": "3",
+               "CDS_FHIR_MAX_CONNECTIONS": "20"}
+        with LiveService(tmp_path, **env) as svc:
+            def call(fhir_base: str) -> int:
+                request = without_prefetch(seed_request())
+                request["fhirServer"] = fhir_base
+                request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                                                "scope": "patient/*.read", "subject": "axspa-cds"}
+                token = key.mint(iss="https://ehr.example.org", aud=f"{svc.url}{HOOK_URL}")
+                return httpx.post(f"{svc.url}{HOOK_URL}", json=request, timeout=20,
+                                  headers={"Authorization": f"Bearer {token}"}).status_code
+
+            with ThreadPoolExecutor(30) as pool:
+                stuck = [pool.submit(call, hanging.base_url) for _ in range(25)]
+                deadline = time.monotonic() + 5
+                while len(hanging.requests) < 20 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                started = time.monotonic()
+                served = [pool.submit(call, healthy.base_url).result() for _ in range(5)]
+                healthy_s = time.monotonic() - started
+                held = len(hanging.requests)  # before any stuck call's budget ends: what its pool let through
+                stuck_statuses = [f.result() for f in stuck]
+    assert served == [200] * 5, served
+    assert healthy_s < 2.5, healthy_s  # never waited on the hanging server's pool (its calls wait 3 s)
+    assert stuck_statuses == [412] * 25  # the hanging server's own calls: unobtainable data, never a 5xx
+    assert held == 20  # its pool is bounded (CDS_FHIR_MAX_CONNECTIONS): the other 130 reads waited for it
+    assert jwks_hits  # the key was fetched while the FHIR pool of the hanging server was full

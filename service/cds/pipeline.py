@@ -6,14 +6,19 @@ output says what was read (the resolution), what the hook decided (the evaluatio
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from anyio import CapacityLimiter, to_thread
+
 import hooks
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
-from service.cds.response import CDSResponse
+from service.cds.response import Card, CDSResponse
 from service.config import SERVICE_ID
 from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
 
@@ -53,19 +58,22 @@ class Evaluated:
     evaluation: hooks.Evaluation
     response: CDSResponse
     relevant: bool = True
+    wire: bytes | None = None  # the response's bytes, when already serialised
 
     def body(self) -> bytes:
-        return self.response.model_dump_json(exclude_none=True).encode()
+        return self.wire if self.wire is not None else self.response.model_dump_json(exclude_none=True).encode()
 
 
 Outcome = Unrelated | DataMissing | Evaluated
 
 
 async def run(
-    request: CDSRequest, servers: FhirServers | None, today: date, *, evaluate_unrelated: bool = False
+    request: CDSRequest, servers: FhirServers | None, today: date, *, evaluate_unrelated: bool = False,
+    max_response_bytes: int | None = None,
 ) -> Outcome:
     """Evaluate ``request``, reading what its prefetch lacks from its ``fhirServer`` if ``servers`` allows it
-    (None: no FHIR server is ever read, as offline).
+    (None: no FHIR server is ever read, as offline). An answer larger than ``max_response_bytes`` is replaced by
+    one card that says so.
 
     An unrelated order is answered at once (:class:`Unrelated`) unless ``evaluate_unrelated`` asks for the
     history anyway (the offline CLI shows it); its response still has no card.
@@ -83,17 +91,71 @@ async def run(
     missing = required_data_missing(resolution.data.unavailable)
     if missing:
         return DataMissing(hook, resolution, missing)
-    evaluation = hooks.evaluate(
-        hooks.HookInput(
-            hook=hook,
-            hook_instance=request.hookInstance,
-            patient_id=context.patientId,
-            user_id=context.userId,
-            draft_orders=context.draftOrders,
-            selections=request.selections,
-            data=resolution.data,
-            today=today,
-        )
+    hook_input = hooks.HookInput(
+        hook=hook,
+        hook_instance=request.hookInstance,
+        patient_id=context.patientId,
+        user_id=context.userId,
+        draft_orders=context.draftOrders,
+        selections=request.selections,
+        data=resolution.data,
+        today=today,
     )
+    if _size(hook_input) <= INLINE_MAX_ITEMS:
+        evaluation, response, wire = _evaluate(hook_input, relevant, max_response_bytes)
+    else:  # a large record or many drafts: evaluate in a worker thread, so /healthz and other calls are answered
+        evaluation, response, wire = await to_thread.run_sync(
+            _evaluate, hook_input, relevant, max_response_bytes, limiter=_evaluation_limiter()
+        )
+    return Evaluated(hook, resolution, evaluation, response, relevant, wire)
+
+
+#: Requests with at most this many resources and draft entries are evaluated on the event loop (measured: a few
+#: ms; a thread hop would cost more than it saves); larger ones in a worker thread, at most EVALUATION_THREADS at
+#: a time per process (the others wait their turn without blocking anything).
+INLINE_MAX_ITEMS = 200
+EVALUATION_THREADS = 4
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def _evaluation_limiter() -> CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = CapacityLimiter(EVALUATION_THREADS)
+    return limiter
+
+
+def _size(hook_input: hooks.HookInput) -> int:
+    data = hook_input.data
+    entries = hook_input.draft_orders.get("entry")
+    return (len(entries) if isinstance(entries, list) else 0) + len(data.medication_statements) + len(
+        data.medication_requests) + len(data.conditions) + len(data.allergies) + len(data.observations)
+
+
+def _evaluate(
+    hook_input: hooks.HookInput, relevant: bool, max_response_bytes: int | None
+) -> tuple[hooks.Evaluation, CDSResponse, bytes]:
+    """The evaluation, its response and the response's bytes; beyond ``max_response_bytes`` one small card
+    replaces the cards (a giant answer would stall the EHR and the network for no reader)."""
+    evaluation = hooks.evaluate(hook_input)
     response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
-    return Evaluated(hook, resolution, evaluation, response, relevant)
+    wire = response.model_dump_json(exclude_none=True).encode()
+    if max_response_bytes is not None and len(wire) > max_response_bytes:
+        response = withheld(hook_input.hook_instance, len(response.cards), len(wire), max_response_bytes)
+        wire = response.model_dump_json(exclude_none=True).encode()
+    return evaluation, response, wire
+
+
+def withheld(hook_instance: str, cards: int, size: int, limit: int) -> CDSResponse:
+    """The answer that replaces an oversized one: one info card that says so."""
+    card = Card.model_validate({
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"axspa-cds:{hook_instance}:response-withheld")),
+        "summary": "Decision support withheld: the answer for this order set is too large to show",
+        "detail": f"The service found {cards} cards for this call, {size:,} bytes, more than the {limit:,} bytes it "
+                  "sends in one answer. Review the orders one at a time, or ask the administrator about "
+                  "CDS_MAX_RESPONSE_BYTES.",
+        "indicator": "info",
+        "source": {"label": "axSpA therapy-switch service"},
+    })
+    return CDSResponse(cards=[card])

@@ -11,6 +11,10 @@ from typing import Any, Protocol
 import orjson
 
 
+class StoreUnavailable(Exception):
+    """The store did not answer (connection refused, pool exhausted, database locked): the call gets 503."""
+
+
 class Store(Protocol):
     def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
         """Store feedback items; repeats of an identical item are ignored. Returns how many were new."""
@@ -20,6 +24,9 @@ class Store(Protocol):
 
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Remember a token id until it expires; False if it was already seen (a replay)."""
+
+    def delete_feedback_older_than(self, cutoff: float) -> int:
+        """Delete feedback received before ``cutoff`` (epoch seconds); returns how many items were deleted."""
 
     def ping(self) -> bool:
         """True if the store answers (readiness)."""

@@ -145,6 +145,9 @@ class PostgresStore:
 
         return self._run(claim)
 
+    def delete_feedback_older_than(self, cutoff: float) -> int:
+        return self._run(lambda conn: conn.execute("DELETE FROM axspa_feedback WHERE received_at < %s", (cutoff,)).rowcount)
+
     def ping(self) -> bool:
         try:
             return self._run(lambda conn: conn.execute("SELECT 1").fetchone() == (1,))

@@ -79,6 +79,10 @@ class SqliteStore:
                 raise
             return cursor.rowcount == 1
 
+    def delete_feedback_older_than(self, cutoff: float) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM feedback WHERE received_at < ?", (cutoff,)).rowcount
+
     def ping(self) -> bool:
         try:
             with self._lock:
