@@ -1,21 +1,44 @@
-"""CDS Hooks 2.0 cards: summary, markdown detail, suggestions with draft R4 MedicationRequests, override reasons."""
+"""CDS Hooks 2.0 cards, built as typed models (hooks.response): summary, markdown detail, suggestions with draft R4
+MedicationRequests, override reasons, and the rule that produced the card in ``source.topic``."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hooks.history import Course
 from hooks.knowledge import RXNORM, SNOMED, Drug, Knowledge, Rule
 from hooks.record import DraftOrder
-from hooks.rules import Context, Finding, Recommendation
+from hooks.response import Action, Card, Coding, OverrideReason, Source, Suggestion
+from hooks.rules import GROUP_LABEL, GROUP_OF_FAMILY, Context, Finding, Plan
 
 SUMMARY_MAX = 139
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 DIAGNOSIS_CODING = {
     "AS": {"system": SNOMED, "code": "9631008", "display": "Ankylosing spondylitis"},
-    "nr-axSpA": {"system": ICD10CM, "code": "M45.A0", "display": "Non-radiographic axial spondyloarthritis of unspecified sites in spine"},
+    "nr-axSpA": {"system": ICD10CM, "code": "M45.A0",
+                 "display": "Non-radiographic axial spondyloarthritis of unspecified sites in spine"},
 }
+INDICATOR = {"critical": "critical", "warning": "warning", "advice": "info", "info": "info"}
+
+
+@dataclass(frozen=True, slots=True)
+class CardInput:
+    """Everything a card about one draft order is built from."""
+
+    kb: Knowledge
+    hook_instance: str
+    patient_id: str
+    order: DraftOrder
+    drug: Drug
+    ctx: Context
+    findings: tuple[Finding, ...]  # the conflicts, in precedence order
+    plan: Plan | None  # None: advise against the order without proposing a switch
+    cautions: tuple[Finding, ...]
+    care: tuple[Finding, ...]
+    notes: tuple[str, ...]
 
 
 def stable_uuid(hook_instance: str, rule_id: str, option: str) -> str:
@@ -49,6 +72,17 @@ def _cite(rule: Rule) -> str:
     return f"*({rule.citation}; {rule.strength})*"
 
 
+def _line(f: Finding) -> str:
+    """What the record showed, the rule's sentence, its citation and strength."""
+    text = " ".join(part for part in (f.message, f.rule.text if f.says_rule else "") if part)
+    return f"{_cap(text)} {_cite(f.rule)}"
+
+
+def _main(findings: Sequence[Finding]) -> Finding:
+    """The loudest finding; among equals, the one of highest precedence (they come in precedence order)."""
+    return max(findings, key=lambda f: f.loudness)  # max keeps the first of equals
+
+
 # -------------------------------------------------------------------------------------------- resources
 
 
@@ -71,29 +105,40 @@ def medication_request(drug: Drug, diagnosis: str | None, patient_id: str) -> di
     return resource
 
 
-def _suggestions(
-    hook_instance: str, rule_id: str, options: list[Drug], order: DraftOrder, replace: bool, ctx: Context, patient_id: str
-) -> list[dict[str, Any]]:
+def _delete(order: DraftOrder) -> Action:
+    return Action(type="delete", description=f"Remove the draft order ({order.label or order.ref})", resourceId=order.ref)
+
+
+def _suggestions(ci: CardInput, rule_id: str, options: Sequence[Drug], replace: bool) -> list[Suggestion]:
     out = []
     for i, drug in enumerate(options):
-        actions: list[dict[str, Any]] = [{
-            "type": "create",
-            "description": f"Draft order: {drug.order_text}, {drug.dose(ctx.diagnosis)}",
-            "resource": medication_request(drug, ctx.diagnosis, patient_id),
-        }]
+        actions = [Action(type="create", description=f"Draft order: {drug.order_text}, {drug.dose(ci.ctx.diagnosis)}",
+                          resource=medication_request(drug, ci.ctx.diagnosis, ci.patient_id))]
         if replace:
-            actions.append({"type": "delete", "description": f"Remove the draft order ({order.label or order.ref})", "resourceId": order.ref})
-        out.append({
-            "label": _clip(f"{'Replace with' if replace else 'Order'} {drug.display}, {drug.drug_class.short}", 120),
-            "uuid": stable_uuid(hook_instance, rule_id, drug.key),
-            "isRecommended": i == 0,
-            "actions": actions,
-        })
+            actions.append(_delete(ci.order))
+        out.append(Suggestion(
+            label=_clip(f"{'Replace with' if replace else 'Order'} {drug.display}, {drug.drug_class.short}", 120),
+            uuid=stable_uuid(ci.hook_instance, rule_id, drug.key),
+            isRecommended=i == 0,
+            actions=actions,
+        ))
     return out
 
 
-def _override_reasons(kb: Knowledge) -> list[dict[str, str]]:
-    return [{"system": kb.override_system, "code": c, "display": d} for c, d in kb.override_reasons]
+def _override_reasons(kb: Knowledge) -> list[OverrideReason]:
+    return [OverrideReason(system=kb.override_system, code=c, display=d) for c, d in kb.override_reasons]
+
+
+def _source(kb: Knowledge, rule: Rule, drug: Drug | None) -> Source:
+    """The rule's first source (a drug's own DailyMed label when the source is the labels) and the rule as topic."""
+    url = rule.source_url
+    set_id = rule.set_id(drug.key) if drug is not None else ""
+    if set_id:
+        url = f"https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid={set_id}"
+    elif url.startswith("https://dailymed") and drug is not None:
+        url = f"https://dailymed.nlm.nih.gov/dailymed/search.cfm?labeltype=all&query={drug.name.split()[0]}"
+    return Source(label=rule.source_label, url=url,
+                  topic=Coding(system=kb.topic_system, code=rule.id, display=rule.title))
 
 
 # ---------------------------------------------------------------------------------------------- detail
@@ -113,150 +158,170 @@ def history_table(courses: tuple[Course, ...]) -> str:
     return "\n".join(rows)
 
 
-def _section(title: str, lines: list[str]) -> str:
+def _section(title: str, lines: Sequence[str]) -> str:
     return f"**{title}**\n" + "\n".join(f"- {line}" for line in lines) if lines else ""
 
 
-def _recommendation_lines(
-    kb: Knowledge, rec: Recommendation, tb_hold: bool, already_said: frozenset[str] = frozenset()
-) -> list[str]:
-    if not rec.options:
-        return ["No b/tsDMARD is left that the safety rules allow for this record: review the diagnosis and "
-                "comorbidities (ASAS-EULAR 2022 #11) and decide with the patient."]
-    preferred = rec.options[0]
-    others = ", ".join(f"{d.name} ({d.drug_class.short})" for d in rec.options[1:])
-    lines = [f"Preferred: **{preferred.display}** ({preferred.drug_class.label}), because {rec.why_preferred}."
-             + (f" Alternatives: {others}." if others else "")]
-    if tb_hold:
-        lines.append("Start only after active tuberculosis has been treated (no draft orders offered).")
-    lines += [f"{_cap(f.message)} {f.rule.text} {_cite(f.rule)}" for f in rec.basis if f.rule.id not in already_said]
-    if rec.excluded:
-        never = "; ".join(f"{kb.drugs[k].name} ({why})" for k, why in sorted(rec.excluded.items()))
+def _recommendation_lines(ci: CardInput, plan: Plan, already_said: frozenset[str]) -> list[str]:
+    kb = ci.kb
+    if plan.held_by is not None:
+        held = plan.held_by
+        return [f"No b/tsDMARD is suggested while {held.short} is on record: {held.message} "
+                f"{held.rule.text} {_cite(held.rule)}"]
+    if not plan.options:
+        lines = [_line(plan.no_option)] if plan.no_option else []
+    else:
+        preferred = plan.options[0]
+        others = ", ".join(f"{d.name} ({d.drug_class.short})" for d in plan.options[1:])
+        because = plan.because
+        why = f", because {because.short} ({because.rule.cite})" if because and because.short else ""
+        if plan.order and GROUP_OF_FAMILY.get(preferred.family) != plan.order[0]:
+            why += f"; no {GROUP_LABEL[plan.order[0]]} is available to this patient, so {preferred.name} comes first"
+        lines = [f"Preferred: **{preferred.display}** ({preferred.drug_class.label}){why}."
+                 + (f" Alternatives: {others}." if others else "")]
+    lines += [_line(f) for f in plan.basis if f.rule.id not in already_said]
+    shown = {k: ex for k, ex in plan.excluded.items() if ex.rule is not None or ex.reason != "the drug being ordered"}
+    if shown:
+        by_reason: dict[str, list[str]] = {}
+        for key, ex in sorted(shown.items()):
+            by_reason.setdefault(ex.text, []).append(kb.drugs[key].name)
+        never = "; ".join(f"{', '.join(drugs)} ({reason})" for reason, drugs in by_reason.items())
         lines.append(f"Not suggested: {never}.")
     return lines
 
 
-def _uncertain_lines(notes: tuple[str, ...] | list[str]) -> list[str]:
-    return list(dict.fromkeys(notes)) or ["Nothing noted."]
+def _label_lines(ci: CardInput) -> list[str]:
+    """Drug-specific label warnings of the ordered drug and of the preferred option."""
+    stands = all(f.loudness < 2 for f in ci.findings)
+    drugs = ([ci.drug] if stands else []) + (ci.plan.options[:1] if ci.plan else [])
+    return [f"{_cap(d.name)} label: {'; '.join(d.warnings)}." for d in dict.fromkeys(drugs) if d.warnings]
 
 
-def detail(
-    kb: Knowledge,
-    heading: str,
-    found: list[Finding],
-    rec: Recommendation | None,
-    ctx: Context,
-    cautions: list[Finding],
-    care: list[Finding],
-    notes: tuple[str, ...] | list[str],
-    tb_hold: bool,
-) -> str:
+_FIELD_WORDS = {
+    "rxnorm_ingredient": "RxNorm ingredient code", "rxnorm_products": "RxNorm product codes", "atc": "ATC code",
+    "order_rxnorm": "RxNorm code of the suggested order", "order_text": "product of the suggested order",
+    "brands": "brand names", "fda_as": "FDA AS indication", "fda_nraxspa": "FDA nr-axSpA indication",
+    "dose_as": "AS dosing", "dose_nraxspa": "nr-axSpA dosing", "biosimilars": "biosimilar names",
+}
+
+
+def uncertain_lines(ci: CardInput, found: Sequence[Finding]) -> list[str]:
+    """What the card rests on that is uncertain: the record's gaps, unconfirmed drug data and rule wording."""
+    lines = list(ci.notes)
+    drugs = [ci.drug] + (list(ci.plan.options) if ci.plan else [])
+    for d in dict.fromkeys(drugs):
+        if d.unverified:
+            fields = ", ".join(_FIELD_WORDS.get(f, f) for f in d.unverified)
+            lines.append(f"{_cap(d.name)}: {fields} not confirmed in a source.")
+    for rule in {f.rule.id: f.rule for f in found}.values():
+        if rule.unverified:
+            lines.append(f"“{rule.title}” relies on wording not confirmed in a primary source ({rule.cite}).")
+    return list(dict.fromkeys(lines)) or ["Nothing noted."]
+
+
+def _detail(ci: CardInput, heading: str, found: Sequence[Finding], cautions: Sequence[Finding]) -> str:
     parts = [f"**{heading}**"]
     if found:
-        parts.append("\n".join(f"- {_cap(f.message)} {_cite(f.rule)}" for f in found))
-    if rec is not None:
+        parts.append("\n".join(f"- {_line(f)}" for f in found))
+    if ci.plan is not None and found:
         said = frozenset(f.rule.id for f in found)  # the conflict bullets above already cite these rules
-        parts.append(_section("Recommendation", _recommendation_lines(kb, rec, tb_hold, said)))
-    parts.append(f"**Therapy history as read from the record** (diagnosis: {ctx.diagnosis})\n\n{history_table(ctx.courses)}")
-    parts.append(_section("Also", [f"{f.message} {_cite(f.rule)}" for f in care]))
-    parts.append(_section("Cautions", [f"{_cap(f.message)} {_cite(f.rule)}" for f in cautions]))
-    parts.append(_section("Uncertain in the record", _uncertain_lines(notes)))
+        parts.append(_section("Recommendation", _recommendation_lines(ci, ci.plan, said)))
+    if cautions and not found:
+        parts.append(_section("Before starting", [_line(f) for f in cautions]))
+    parts.append(f"**Therapy history as read from the record** (diagnosis: {ci.ctx.diagnosis})\n\n"
+                 f"{history_table(ci.ctx.courses)}")
+    parts.append(_section("Also", [_line(f) for f in ci.care]))
+    if found:
+        parts.append(_section("Cautions", [_line(f) for f in cautions] + _label_lines(ci)))
+    else:
+        parts.append(_section("Label", _label_lines(ci)))
+    parts.append(_section("Uncertain in the record", uncertain_lines(ci, [*found, *cautions])))
     return neutralise("\n\n".join(p for p in parts if p))
 
 
 # ----------------------------------------------------------------------------------------------- cards
 
 
-def _source(rule: Rule, drug: Drug | None = None) -> dict[str, str]:
-    if rule.source_url.startswith("https://dailymed") and drug is not None:
-        return {"label": rule.source_label, "url": f"https://dailymed.nlm.nih.gov/dailymed/search.cfm?labeltype=all&query={drug.name.split()[0]}"}
-    return {"label": rule.source_label, "url": rule.source_url}
-
-
-def conflict_card(
-    kb: Knowledge,
-    hook_instance: str,
-    patient_id: str,
-    order: DraftOrder,
-    drug: Drug,
-    found: list[Finding],
-    rec: Recommendation | None,
-    ctx: Context,
-    cautions: list[Finding],
-    care: list[Finding],
-    notes: tuple[str, ...] | list[str],
-    tb_hold: bool,
-) -> dict[str, Any]:
-    """Warning card: the order conflicts with a rule; suggests replacing it with the ranked options.
-
-    ``rec`` None: advise against the order without proposing a switch (e.g. a steroid while on a biologic).
-    """
-    main = found[0]
-    head = f"{_cap(drug.name)}: {main.short}."
-    if rec is None:
-        summary = f"{head} Reassess the current biologic instead; see details"
-    elif rec.options:
-        first = rec.options[0]
-        summary = f"{head} Consider {first.name} ({first.drug_class.short})"
+def conflict_card(ci: CardInput) -> Card:
+    """The order conflicts with a rule: warn (or advise) and suggest replacing it with the ranked options."""
+    main = _main(ci.findings)
+    loudest = max(f.loudness for f in (*ci.findings, *ci.cautions))
+    indicator = {3: "critical", 2: "warning"}.get(loudest, "info")
+    head = f"{_cap(ci.drug.name)}: {main.short}."
+    plan = ci.plan if main.offers_switch else None
+    if plan is None:
+        summary = head
+    elif plan.held_by is not None:
+        summary = f"{head} No b/tsDMARD while {plan.held_by.short} is on record"
+    elif plan.options:
+        summary = f"{head} Consider {plan.options[0].name} ({plan.options[0].drug_class.short})"
     else:
         summary = f"{head} No safe alternative found; see details"
-    card: dict[str, Any] = {
-        "uuid": stable_uuid(hook_instance, "card", order.ref),
-        "summary": _clip(summary),
-        "indicator": "warning" if any(f.severity == "warning" for f in found) else "info",
-        "detail": detail(kb, f"{_cap(drug.name)} ({drug.drug_class.label}): " + (
-            "do not order as drafted." if any(f.severity == "warning" for f in found) else "another option may be preferred."), found, rec, ctx, cautions, care, notes, tb_hold),
-        "source": _source(main.rule, drug),
-        "overrideReasons": _override_reasons(kb),
-    }
-    options = [] if tb_hold or rec is None else rec.options
-    if options:
-        card["suggestions"] = _suggestions(hook_instance, main.rule.id, options, order, True, ctx, patient_id)
-        card["selectionBehavior"] = "at-most-one"
-    return card
+    blocking = any(f.loudness >= 2 for f in ci.findings)
+    heading = f"{_cap(ci.drug.name)} ({ci.drug.drug_class.label}): " + (
+        "do not order as drafted." if blocking else "another option may be preferred.")
+    card_input = ci if plan is ci.plan else replace(ci, plan=None)
+    options = plan.options if plan is not None and plan.held_by is None else []
+    return Card(
+        uuid=stable_uuid(ci.hook_instance, "card", ci.order.ref),
+        summary=_clip(summary),
+        indicator=indicator,  # type: ignore[arg-type]
+        detail=_detail(card_input, heading, ci.findings, ci.cautions),
+        source=_source(ci.kb, main.rule, ci.drug),
+        suggestions=_suggestions(ci, main.rule.id, options, True) or None,
+        selectionBehavior="at-most-one" if options else None,
+        overrideReasons=_override_reasons(ci.kb),
+    )
 
 
-def info_card(
-    kb: Knowledge,
-    hook_instance: str,
-    order: DraftOrder,
-    drug: Drug,
-    rec: Recommendation,
-    ctx: Context,
-    cautions: list[Finding],
-    care: list[Finding],
-    notes: tuple[str, ...] | list[str],
-) -> dict[str, Any]:
-    """Short info card for a concordant order: no conflict, the screening reminders and the history."""
-    basis = rec.basis[0].rule if rec.basis else kb.rule("tnfi_first")
-    summary = f"{_cap(drug.name)}: no conflict with the therapy history. Screen for TB and hepatitis B before starting"
-    return {
-        "uuid": stable_uuid(hook_instance, "card", order.ref),
-        "summary": _clip(summary),
-        "indicator": "info",
-        "detail": detail(kb, f"{_cap(drug.name)} ({drug.drug_class.label}) is consistent with the record.", [], None, ctx, cautions, care, notes, False),
-        "source": _source(basis, drug),
-    }
+def caution_card(ci: CardInput, *, always: bool = False) -> Card | None:
+    """A concordant order: a card only when something is actionable (or when ``always``, an informational one)."""
+    actionable = [f for f in ci.cautions if f.loudness >= 1]
+    if not actionable and not always:
+        return None
+    heading = f"{_cap(ci.drug.name)} ({ci.drug.drug_class.label}): " + (
+        "the therapy history allows it; the record needs action first." if any(f.loudness >= 2 for f in actionable)
+        else "no conflict with the therapy history.")
+    card_input = replace(ci, plan=None)
+    if actionable:
+        main = _main(actionable)
+        ordered = sorted(actionable, key=lambda f: -f.loudness)  # stable: precedence among equals
+        said = list(dict.fromkeys(f.short or f.rule.title for f in ordered))
+        summary = f"{_cap(ci.drug.name)}: {'; '.join(said)}"
+        if len(summary) > SUMMARY_MAX:
+            summary = f"{_cap(ci.drug.name)}: {said[0]}; see details"
+        indicator = INDICATOR[main.severity]
+        rule = main.rule
+    else:
+        summary = f"{_cap(ci.drug.name)}: no conflict with the therapy history"
+        indicator = "info"
+        rule = ci.plan.because.rule if ci.plan and ci.plan.because else ci.kb.rule("tnfi_first")
+    return Card(
+        uuid=stable_uuid(ci.hook_instance, "card", ci.order.ref),
+        summary=_clip(summary),
+        indicator=indicator,  # type: ignore[arg-type]
+        detail=_detail(card_input, heading, [], [*actionable, *(f for f in ci.cautions if f.loudness < 1)]),
+        source=_source(ci.kb, rule, ci.drug),
+        overrideReasons=_override_reasons(ci.kb) if indicator != "info" else None,
+    )
 
 
-def tb_card(kb: Knowledge, hook_instance: str, ctx: Context, orders: list[tuple[DraftOrder, Drug]]) -> dict[str, Any]:
-    """Critical card: active TB on record and a biologic or JAK inhibitor is being ordered."""
-    rule = kb.rule("active_tb_hold")
+def hold_card(kb: Knowledge, hook_instance: str, hold: Finding, orders: Sequence[tuple[DraftOrder, Drug]]) -> Card:
+    """Critical card: nothing may be started while the hold stands (active TB, active serious infection)."""
+    rule = hold.rule
     names = ", ".join(d.name for _, d in orders)
-    suggestions = [{
-        "label": _clip(f"Remove the {d.name} draft order", 120),
-        "uuid": stable_uuid(hook_instance, rule.id, o.ref),
-        "actions": [{"type": "delete", "description": f"Remove the draft order ({o.label or o.ref})", "resourceId": o.ref}],
-    } for o, d in orders]
-    label = ctx.condition_label("active_tb")
-    return {
-        "uuid": stable_uuid(hook_instance, "card", rule.id),
-        "summary": _clip(f"Active tuberculosis on record: hold {names} until TB is treated"),
-        "indicator": "critical",
-        "detail": neutralise(f"**{rule.title}**\n\n- {label} is recorded as active. {rule.text} {_cite(rule)}\n"
-                             "- Involve infectious disease; restart the axSpA plan after TB treatment."),
-        "source": _source(rule, orders[0][1]),
-        "suggestions": suggestions,
-        "selectionBehavior": "at-most-one",
-        "overrideReasons": _override_reasons(kb),
-    }
+    suggestions = [Suggestion(
+        label=_clip(f"Remove the {d.name} draft order", 120),
+        uuid=stable_uuid(hook_instance, rule.id, o.ref),
+        actions=[_delete(o)],
+    ) for o, d in orders]
+    return Card(
+        uuid=stable_uuid(hook_instance, "card", rule.id),
+        summary=_clip(_cap(rule.phrase("summary").format(drugs=names))),
+        indicator="critical",
+        detail=neutralise(f"**{rule.title}**\n\n- {_line(hold)}"),
+        source=_source(kb, rule, orders[0][1]),
+        suggestions=suggestions,
+        selectionBehavior="at-most-one",
+        overrideReasons=_override_reasons(kb),
+    )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from hooks.response import Card
+
 # Names of the data sets the hook reads; the service's prefetch keys use the same names.
 DATA_KEYS = ("patient", "medicationStatements", "medicationRequests", "conditions", "allergies", "observations")
 
@@ -29,6 +31,14 @@ class PatientData:
 
 
 @dataclass(frozen=True, slots=True)
+class HookSettings:
+    """How the hook speaks, as the operator configures it (the service maps environment settings onto this)."""
+
+    #: A concordant order with nothing actionable gets no card (alert fatigue); True restores an informational card.
+    concordant_info_card: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class HookInput:
     hook: Literal["order-select", "order-sign"]
     hook_instance: str
@@ -38,13 +48,14 @@ class HookInput:
     selections: tuple[str, ...] = ()  # "MedicationRequest/id"; empty for order-sign
     data: PatientData = field(default_factory=PatientData)
     today: date = field(default_factory=date.today)
+    settings: HookSettings = field(default_factory=HookSettings)
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """What the hook decided. ``cards`` are JSON-ready CDS Hooks 2.0 card dicts (possibly empty)."""
+    """What the hook decided: CDS Hooks 2.0 cards (possibly none), the history it read and what was uncertain."""
 
-    cards: list[dict[str, Any]]
+    cards: list[Card]
     history: tuple[Any, ...] = ()  # the therapy courses the hook derived (hooks.history.Course)
     diagnosis: str | None = None  # "AS", "nr-axSpA" or None
     notes: tuple[str, ...] = ()  # what in the record was uncertain

@@ -6,14 +6,23 @@ import logging
 from itertools import chain
 from typing import Any
 
-from hooks.cards import conflict_card, info_card, tb_card
+from hooks.cards import CardInput, caution_card, conflict_card, hold_card
 from hooks.contract import Evaluation, HookInput
 from hooks.history import build_history
 from hooks.knowledge import Drug, Knowledge, knowledge
+from hooks.observations import read_observations
 from hooks.record import (
-    ConditionFinding, DraftOrder, patient_age, read_allergies, read_conditions, read_draft_orders, read_medications,
+    ConditionFinding,
+    DraftOrder,
+    patient_age,
+    read_allergies,
+    read_conditions,
+    read_draft_orders,
+    read_medications,
 )
-from hooks.rules import GROUP_OF_FAMILY, Context, Recommendation, care, cautions, choose_options, conflicts
+from hooks.response import Card
+from hooks.rules import Context, rulebook
+from hooks.status import read_status
 
 log = logging.getLogger("axspa.hooks")
 
@@ -23,12 +32,14 @@ UNAVAILABLE_LABELS = {
     "medicationRequests": "MedicationRequests",
     "conditions": "Conditions",
     "allergies": "AllergyIntolerances",
+    "observations": "Observations (smoking and pregnancy status, TB and hepatitis B tests, CRP)",
 }
 
 
 def warm_up() -> None:
-    """Load the knowledge files and compile the matchers now rather than on the first request."""
+    """Load the knowledge files, bind the rules and compile the matchers now rather than on the first request."""
     kb = knowledge()
+    rulebook()
     kb.match_drug_text("warm-up")
     kb.condition_text_any.search("warm-up")
 
@@ -62,11 +73,11 @@ def _relevant_orders(kb: Knowledge, hook: str, draft_orders: Any, selections: tu
     return sorted(out, key=lambda od: od[0].ref)
 
 
-def is_relevant_order(hook: str, draft_orders: dict, selections: tuple[str, ...]) -> bool:
+def is_relevant_order(hook: str, draft_orders: dict[str, Any], selections: tuple[str, ...]) -> bool:
     """Cheap pre-check (no patient data): does any selected/drafted order name a drug this hook speaks about?"""
     try:
         return bool(_relevant_orders(knowledge(), hook, draft_orders, selections))
-    except Exception:  # noqa: BLE001 - a malformed bundle is simply not relevant, but a bug must be seen
+    except Exception:
         log.exception("draft orders could not be read; treated as not relevant")
         return False
 
@@ -95,9 +106,16 @@ def _condition_notes(kb: Knowledge, findings: list[ConditionFinding], notes: lis
             notes.append(f"{label}: recorded as unconfirmed/provisional ({f.ref}); counted.")
 
 
+def _order_notes(kb: Knowledge, order: DraftOrder, drug: Drug) -> list[str]:
+    label = order.label.lower()
+    return [f"The order '{order.label}' was read as {drug.name} by the name '{name}', not confirmed in a source."
+            for name in sorted(kb.unverified_names) if name in label and kb.drug_by_name.get(name) == drug.key]
+
+
 def evaluate(inp: HookInput) -> Evaluation:
     """Read the record, derive the therapy history, apply the rules and build the cards."""
     kb = knowledge()
+    book = rulebook()
     data = inp.data
     notes: list[str] = [f"Could not obtain {UNAVAILABLE_LABELS.get(k, k)}." for k in sorted(data.unavailable)]
     notes.extend(data.notes)
@@ -110,6 +128,9 @@ def evaluate(inp: HookInput) -> Evaluation:
     if not targets or diagnosis is None:
         return Evaluation(cards=[], history=history, diagnosis=diagnosis, notes=tuple(dict.fromkeys(notes)))
     _condition_notes(kb, findings, notes)
+    observations = read_observations(kb, data.observations, notes)
+    sex = data.patient.get("gender") if isinstance(data.patient, dict) else None
+    sex = sex if isinstance(sex, str) else None
 
     intolerances: dict[str, str] = {}
     for a in sorted(allergies, key=lambda a: a.ref):
@@ -119,39 +140,44 @@ def evaluate(inp: HookInput) -> Evaluation:
         if c.not_tolerated:
             intolerances.setdefault(c.drug, f"stopped for {c.outcome}")
     ctx = Context(
+        kb=kb,
         diagnosis=diagnosis,
         conditions=frozenset(f.value_set for f in findings),
         findings=tuple(sorted(findings, key=lambda f: (f.value_set, f.ref))),
         courses=history,
         intolerances=intolerances,
         age=patient_age(data.patient, inp.today),
+        sex=sex,
         today=inp.today,
+        observations=tuple(observations),
+        status=read_status(kb, findings, observations, history, sex, inp.today, notes),
+        unavailable=data.unavailable,
     )
     if data.patient is None and "patient" not in data.unavailable:
         notes.append("No Patient resource: age-related JAK inhibitor risk could not be judged.")
     notes = list(dict.fromkeys(notes))
 
-    cards: list[dict[str, Any]] = []
-    advanced = [(o, d) for o, d in targets if d.family in GROUP_OF_FAMILY or d.family == "other_bdmard"]
-    tb_hold = ctx.has("active_tb")  # no biologic is drafted while active TB is on record
-    if tb_hold and advanced:
-        cards.append(tb_card(kb, inp.hook_instance, ctx, advanced))
-    rec = choose_options(kb, ctx)
-    standing = care(kb, ctx)
-    held = {order.ref for order, _ in advanced} if tb_hold else set()
+    cards: list[Card] = []
+    holds = book.holds(ctx)
+    advanced = [(o, d) for o, d in targets if d.drug_class.advanced]
+    if holds and advanced:
+        cards.append(hold_card(kb, inp.hook_instance, holds[0], advanced))
+    held = {order.ref for order, _ in advanced} if holds else set()
+    care = tuple(book.advice(ctx))
     for order, drug in targets:
-        found = conflicts(kb, ctx, drug)
+        plan = book.plan(ctx, drug)
+        found = book.conflicts(ctx, drug, plan)
+        stands = not found or all(f.loudness < 2 for f in found)  # only advice against it: the order may stand
+        starting = ([drug] if stands else []) + (plan.options if found else [])
+        cautions = book.cautions(ctx, drug, starting)
+        ci = CardInput(kb, inp.hook_instance, inp.patient_id, order, drug, ctx, tuple(found), plan, tuple(cautions),
+                       care, tuple(notes + _order_notes(kb, order, drug)))
         if found:
-            rec_here: Recommendation | None = rec
-            if drug.family == "glucocorticoid" and any(
-                c.status == "active" and c.family in GROUP_OF_FAMILY for c in ctx.courses
-            ):
-                rec_here = None  # already on a b/tsDMARD: advise against the steroid, do not push a switch
-            options = rec_here.options if rec_here else []
-            cards.append(conflict_card(kb, inp.hook_instance, inp.patient_id, order, drug, found, rec_here, ctx,
-                                       cautions(kb, ctx, drug, options), standing, notes, tb_hold))
+            cards.append(conflict_card(ci))
         elif order.ref in held:
-            continue  # the critical TB card already speaks for this order: no "no conflict" card beside it
-        elif not any(c.drug == drug.key and c.status == "active" for c in ctx.courses):
-            cards.append(info_card(kb, inp.hook_instance, order, drug, rec, ctx, cautions(kb, ctx, drug, []), standing, notes))
+            continue  # the critical hold card already speaks for this order
+        elif any(c.drug == drug.key and c.status == "active" for c in ctx.courses):
+            continue  # a refill of an ongoing drug with nothing against it
+        elif (card := caution_card(ci, always=inp.settings.concordant_info_card)) is not None:
+            cards.append(card)
     return Evaluation(cards=cards, history=history, diagnosis=diagnosis, notes=tuple(notes))

@@ -1,17 +1,36 @@
-"""Drug, condition and rule knowledge, loaded once from the reviewable TOML files in hooks/knowledge/."""
+"""Drug, condition, observation and rule knowledge, loaded once from the reviewable TOML files in hooks/knowledge/.
+
+Each file is validated against its schema (hooks/schema.py) at load: an unknown key or a wrong type fails with the
+file and the key named, never silently.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from hooks.schema import (
+    ConditionsFile,
+    DrugsFile,
+    KnowledgeError,
+    ObservationsFile,
+    RuleSettings,
+    RulesFile,
+    SourceSpec,
+    validate,
+)
+
 KNOWLEDGE_DIR = Path(__file__).with_name("knowledge")
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+
+__all__ = ["Drug", "DrugClass", "Knowledge", "KnowledgeError", "ObservationKind", "Rule", "ValueSet", "knowledge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +38,7 @@ class DrugClass:
     key: str
     label: str
     short: str
-    family: str  # tnfi | il17i | jaki | other_bdmard | nsaid | csdmard | glucocorticoid
+    family: str  # tnfi | il17i | jaki | other_bdmard | nsaid | csdmard | glucocorticoid | antituberculosis
     advanced: bool  # a b/tsDMARD
 
 
@@ -37,8 +56,9 @@ class Drug:
     dose_nraxspa: str
     order_text: str
     order_rxnorm: str
-    warnings: tuple[str, ...]
-    unverified: tuple[str, ...]
+    cox2_selective: bool
+    warnings: tuple[str, ...]  # drug-specific label warnings a rule does not already speak for
+    unverified: tuple[str, ...]  # fields not confirmed in a source
 
     @property
     def family(self) -> str:
@@ -63,23 +83,56 @@ class ValueSet:
     statuses: frozenset[str]
     text: re.Pattern[str] | None
     exclude_text: re.Pattern[str] | None
+    resolved_as: str | None  # counts as this value set once inactive or resolved
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationKind:
+    key: str  # smoking | pregnancy | gestational_age | igra | tst | hbsag | anti_hbc | crp | ...
+    label: str
+    codes: dict[str, bool]  # LOINC -> verified
+    never: dict[str, str]  # LOINC -> why it is never this result
+    text: re.Pattern[str] | None
+    exclude_text: re.Pattern[str] | None
+    values: dict[str, tuple[str, bool]]  # answer code -> (normalised value, verified)
+    value_text: tuple[tuple[str, re.Pattern[str]], ...]  # (normalised value, pattern), first match wins
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One recommendation as written in rules.toml (its implementation is in hooks/rules/)."""
+
     id: str
     title: str
     citation: str
+    cite: str  # short form for inline use
     strength: str
     text: str
-    source_label: str
-    source_url: str
+    summary: dict[str, str]
+    excluded: dict[str, str]
+    because: str
+    sources: tuple[SourceSpec, ...]
+    data_elements: tuple[str, ...]
+    released: date
+    revised: date
     unverified: bool
 
     @property
-    def cite(self) -> str:
-        """'ACR 2019 #12 [#63]; conditional (low-quality evidence)'."""
-        return f"{self.citation}; {self.strength}"
+    def source_label(self) -> str:
+        return self.sources[0].label
+
+    @property
+    def source_url(self) -> str:
+        return self.sources[0].url
+
+    def phrase(self, field: str, *keys: str) -> str:
+        """The ``summary`` or ``excluded`` phrase for the first of ``keys`` that has one, else "any", else the title."""
+        table: dict[str, str] = getattr(self, field)
+        return next((table[k] for k in (*keys, "any") if k in table), self.title)
+
+    def set_id(self, drug_key: str) -> str:
+        """The DailyMed set id of ``drug_key``'s label when this rule's source is a label set that names it."""
+        return next((s.set_ids[drug_key] for s in self.sources if drug_key in s.set_ids), "")
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: one instance, memo caches key on it
@@ -88,11 +141,20 @@ class Knowledge:
     drug_by_code: dict[str, str]  # RxNorm / ATC code -> drug key
     drug_by_name: dict[str, str]  # lowercase generic/brand/biosimilar name -> drug key
     drug_name_re: re.Pattern[str]
+    unverified_names: frozenset[str]  # lowercase biosimilar names or brands not confirmed in a source
     value_sets: dict[str, ValueSet]
     condition_by_snomed: dict[str, tuple[tuple[str, bool], ...]]  # code -> ((value set, verified), ...)
     condition_by_icd: dict[str, tuple[tuple[str, bool], ...]]  # normalised prefix -> ((value set, verified), ...)
     condition_text_any: re.Pattern[str]  # union of all value-set text patterns: a cheap pre-filter
+    observation_kinds: dict[str, ObservationKind]
+    observation_by_loinc: dict[str, str]  # LOINC -> kind
+    observation_never: dict[str, str]  # LOINC -> why it is never read as a result
+    observation_statuses: frozenset[str]
+    interpretation: dict[str, str]  # HL7 v3 ObservationInterpretation code -> normalised value
     rules: dict[str, Rule]
+    precedence: tuple[str, ...]  # rule ids, highest precedence first
+    topic_system: str  # code system of the rule ids carried in card.source.topic
+    settings: RuleSettings
     suggestion_order: dict[str, tuple[str, ...]]  # group (tnf | il17 | jak) -> drug keys in suggestion order
     override_system: str
     override_reasons: tuple[tuple[str, str], ...]  # (code, display)
@@ -135,8 +197,12 @@ def _match_condition_text(kb: Knowledge, text: str) -> tuple[str, ...]:
 
 
 def _load(name: str) -> dict[str, Any]:
-    with (KNOWLEDGE_DIR / name).open("rb") as fh:
-        return tomllib.load(fh)
+    path = KNOWLEDGE_DIR / name
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeError(f"{path.name}: {exc}") from None
 
 
 def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
@@ -149,87 +215,128 @@ def normalise_icd(code: str) -> str:
     return code.replace(".", "").strip().upper()
 
 
-def _build_drugs(raw: dict[str, Any]) -> tuple[dict[str, Drug], dict[str, str], dict[str, str]]:
-    classes = {
-        key: DrugClass(key, c["label"], c["short"], c["family"], bool(c["advanced"]))
-        for key, c in raw["classes"].items()
-    }
+def _build_drugs(spec: DrugsFile) -> tuple[dict[str, Drug], dict[str, str], dict[str, str], frozenset[str]]:
+    classes = {key: DrugClass(key, c.label, c.short, c.family, c.advanced) for key, c in spec.classes.items()}
     drugs: dict[str, Drug] = {}
     by_code: dict[str, str] = {}
     by_name: dict[str, str] = {}
-    for key, d in raw["drugs"].items():
-        sims = d.get("biosimilars", [])
+    unverified_names: set[str] = set()
+    for key, d in spec.drugs.items():
         drugs[key] = Drug(
             key=key,
-            name=d["name"],
-            drug_class=classes[d["class"]],
-            brands=tuple(d.get("brands", [])),
-            biosimilars=tuple(f"{s['name']} ({s['brand']})" for s in sims),
-            rxnorm_ingredient=d.get("rxnorm_ingredient", ""),
-            fda_as=bool(d.get("fda_as")),
-            fda_nraxspa=bool(d.get("fda_nraxspa")),
-            dose_as=d.get("dose_as", ""),
-            dose_nraxspa=d.get("dose_nraxspa", ""),
-            order_text=d.get("order_text", ""),
-            order_rxnorm=d.get("order_rxnorm", ""),
-            warnings=tuple(d.get("warnings", [])),
-            unverified=tuple(d.get("unverified", [])),
+            name=d.name,
+            drug_class=classes[d.drug_class],
+            brands=tuple(d.brands),
+            biosimilars=tuple(f"{s.name} ({s.brand})" for s in d.biosimilars),
+            rxnorm_ingredient=d.rxnorm_ingredient,
+            fda_as=d.fda_as,
+            fda_nraxspa=d.fda_nraxspa,
+            dose_as=d.dose_as,
+            dose_nraxspa=d.dose_nraxspa,
+            order_text=d.order_text,
+            order_rxnorm=d.order_rxnorm,
+            cox2_selective=d.cox2_selective,
+            warnings=tuple(d.warnings),
+            unverified=tuple(d.unverified),
         )
-        for code in [d.get("rxnorm_ingredient", ""), *d.get("rxnorm_products", []), d.get("atc", "")]:
+        for code in [d.rxnorm_ingredient, *d.rxnorm_products, d.atc]:
             if code:
                 by_code[code] = key
-        names = [d["name"], key, *d.get("brands", []), *d.get("other_names", [])]
-        names += [s["name"] for s in sims] + [s["brand"] for s in sims]
+        names = [d.name, key, *d.brands, *d.other_names]
+        names += [s.name for s in d.biosimilars] + [s.brand for s in d.biosimilars]
         for name in names:
             by_name[name.lower()] = key
-    return drugs, by_code, by_name
+        verified = {n.lower() for n in [d.name, key, *d.brands, *d.other_names]}
+        verified |= {n.lower() for s in d.biosimilars if not s.unverified for n in (s.name, s.brand)}
+        unverified_names |= {n.lower() for s in d.biosimilars if s.unverified for n in (s.name, s.brand)} - verified
+    return drugs, by_code, by_name, frozenset(unverified_names)
 
 
-def _build_conditions(raw: dict[str, Any]) -> tuple[dict[str, ValueSet], dict, dict]:
+CodeIndex = dict[str, tuple[tuple[str, bool], ...]]  # code or prefix -> ((value set, verified), ...)
+
+
+def _freeze(index: dict[str, list[tuple[str, bool]]]) -> CodeIndex:
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _build_conditions(spec: ConditionsFile) -> tuple[dict[str, ValueSet], CodeIndex, CodeIndex]:
     value_sets: dict[str, ValueSet] = {}
     by_snomed: dict[str, list[tuple[str, bool]]] = {}
     by_icd: dict[str, list[tuple[str, bool]]] = {}
-    for key, v in raw.items():
-        value_sets[key] = ValueSet(
-            key=key,
-            label=v["label"],
-            statuses=frozenset(v["statuses"]),
-            text=_alternation(v.get("text", [])),
-            exclude_text=_alternation(v.get("exclude_text", [])),
-        )
-        for verified, field in ((True, "snomed"), (False, "snomed_unverified")):
-            for code in v.get(field, []):
+    for key, v in spec.root.items():
+        value_sets[key] = ValueSet(key, v.label, frozenset(v.statuses), _alternation(v.text),
+                                   _alternation(v.exclude_text), v.resolved_as)
+        for verified, codes in ((True, v.snomed), (False, v.snomed_unverified)):
+            for code in codes:
                 by_snomed.setdefault(code, []).append((key, verified))
-        for verified, field in ((True, "icd10"), (False, "icd10_unverified")):
-            for prefix in v.get(field, []):
+        for verified, prefixes in ((True, v.icd10), (False, v.icd10_unverified)):
+            for prefix in prefixes:
                 by_icd.setdefault(normalise_icd(prefix), []).append((key, verified))
-    freeze = lambda m: {k: tuple(v) for k, v in m.items()}  # noqa: E731
-    return value_sets, freeze(by_snomed), freeze(by_icd)
+    return value_sets, _freeze(by_snomed), _freeze(by_icd)
 
 
-def _build_rules(raw: dict[str, Any]) -> dict[str, Rule]:
-    sources = raw["sources"]
+def _build_observations(spec: ObservationsFile) -> tuple[dict[str, ObservationKind], dict[str, str], dict[str, str]]:
+    kinds: dict[str, ObservationKind] = {}
+    by_loinc: dict[str, str] = {}
+    never: dict[str, str] = {}
+    for key, k in spec.kinds.items():
+        codes = {c: True for c in k.loinc} | {c: False for c in k.loinc_unverified}
+        values = {c: (v, True) for c, v in k.values.items()} | {c: (v, False) for c, v in k.values_unverified.items()}
+        value_text = tuple((value, re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE))
+                           for value, patterns in k.value_text.items() if patterns)
+        kinds[key] = ObservationKind(key, k.label, codes, dict(k.never), _alternation(k.text),
+                                     _alternation(k.exclude_text), values, value_text)
+        for code in codes:
+            if code in by_loinc:
+                raise KnowledgeError(f"observations.toml: LOINC {code} is listed for {by_loinc[code]} and {key}")
+            by_loinc[code] = key
+        never.update(k.never)
+    return kinds, by_loinc, never
+
+
+def _build_rules(spec: RulesFile) -> dict[str, Rule]:
     return {
         rid: Rule(
             id=rid,
-            title=r["title"],
-            citation=r["citation"],
-            strength=r["strength"],
-            text=r["text"],
-            source_label=sources[r["source"]]["label"],
-            source_url=sources[r["source"]]["url"],
-            unverified=bool(r.get("unverified", False)),
+            title=r.title,
+            citation=r.citation,
+            cite=r.cite or r.citation,
+            strength=r.strength,
+            text=r.text,
+            summary=dict(r.summary),
+            excluded=dict(r.excluded),
+            because=r.because,
+            sources=tuple(spec.sources[k] for k in r.sources),
+            data_elements=tuple(r.data_elements),
+            released=r.released,
+            revised=r.revised,
+            unverified=r.unverified,
         )
-        for rid, r in raw["rules"].items()
+        for rid, r in spec.rules.items()
     }
+
+
+def _check_references(rules: RulesFile, drugs: dict[str, Drug]) -> None:
+    for group, keys in rules.suggestion_order.items():
+        for key in keys:
+            if key not in drugs:
+                raise KnowledgeError(f"rules.toml: suggestion_order.{group}: {key!r} is not a drug of drugs.toml")
+    for source_key, source in rules.sources.items():
+        for key in source.set_ids:
+            if key not in drugs:
+                raise KnowledgeError(f"rules.toml: sources.{source_key}.set_ids: {key!r} is not a drug of drugs.toml")
 
 
 @cache
 def knowledge() -> Knowledge:
-    """The knowledge base, parsed and compiled once per process."""
-    drugs, by_code, by_name = _build_drugs(_load("drugs.toml"))
-    value_sets, by_snomed, by_icd = _build_conditions(_load("conditions.toml"))
-    rules_raw = _load("rules.toml")
+    """The knowledge base, parsed, validated and compiled once per process."""
+    drugs, by_code, by_name, unverified_names = _build_drugs(validate(DrugsFile, _load("drugs.toml"), "drugs.toml"))
+    value_sets, by_snomed, by_icd = _build_conditions(
+        validate(ConditionsFile, _load("conditions.toml"), "conditions.toml"))
+    observations = validate(ObservationsFile, _load("observations.toml"), "observations.toml")
+    kinds, by_loinc, never = _build_observations(observations)
+    rules = validate(RulesFile, _load("rules.toml"), "rules.toml")
+    _check_references(rules, drugs)
     names = sorted(by_name, key=len, reverse=True)  # longest first: "adalimumab-atto" before "adalimumab"
     name_re = re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.IGNORECASE)
     return Knowledge(
@@ -237,12 +344,21 @@ def knowledge() -> Knowledge:
         drug_by_code=by_code,
         drug_by_name=by_name,
         drug_name_re=name_re,
+        unverified_names=unverified_names,
         value_sets=value_sets,
         condition_by_snomed=by_snomed,
         condition_by_icd=by_icd,
         condition_text_any=re.compile("|".join(vs.text.pattern for vs in value_sets.values() if vs.text), re.I),
-        rules=_build_rules(rules_raw),
-        suggestion_order={g: tuple(keys) for g, keys in rules_raw["suggestion_order"].items()},
-        override_system=rules_raw["override"]["system"],
-        override_reasons=tuple((r["code"], r["display"]) for r in rules_raw["override"]["reasons"]),
+        observation_kinds=kinds,
+        observation_by_loinc=by_loinc,
+        observation_never=never,
+        observation_statuses=frozenset(observations.statuses),
+        interpretation=dict(observations.interpretation),
+        rules=_build_rules(rules),
+        precedence=tuple(rules.precedence),
+        topic_system=rules.topic_system,
+        settings=rules.settings,
+        suggestion_order={g: tuple(keys) for g, keys in rules.suggestion_order.items()},
+        override_system=rules.override.system,
+        override_reasons=tuple((r.code, r.display) for r in rules.override.reasons),
     )

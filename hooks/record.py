@@ -49,6 +49,16 @@ class ConditionFinding:
     label: str
     by_verified_code: bool  # False when only an unverified code or a text pattern matched
     unconfirmed: bool  # verificationStatus unconfirmed / provisional / differential
+    status: str = ""  # clinicalStatus code ("" when absent)
+    onset: date | None = None
+    abated: date | None = None
+    recorded: date | None = None
+    icd10: tuple[str, ...] = ()  # the ICD-10-CM codes of the Condition, normalised (e.g. "Z3A24")
+
+    @property
+    def last_date(self) -> date | None:
+        """When the condition was last known to be present: abatement, else onset or recorded date."""
+        return self.abated or self.recorded or self.onset
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,8 +363,25 @@ def _match_condition(kb: Knowledge, code_cc: Any) -> dict[str, bool]:
     return found
 
 
+_PAST_STATUSES = frozenset({"inactive", "remission", "resolved"})
+
+
+def _onset(res: dict[str, Any]) -> date | None:
+    period = res.get("onsetPeriod")
+    return parse_date(res.get("onsetDateTime")) or (parse_date(period.get("start")) if isinstance(period, dict) else None)
+
+
+def _abatement(res: dict[str, Any]) -> date | None:
+    period = res.get("abatementPeriod")
+    return parse_date(res.get("abatementDateTime")) or (parse_date(period.get("end")) if isinstance(period, dict) else None)
+
+
 def read_conditions(kb: Knowledge, items: Iterable[Any], notes: list[str]) -> list[ConditionFinding]:
-    """Condition findings that count (clinical and verification status respected per value set)."""
+    """Condition findings that count (clinical and verification status respected per value set).
+
+    A Condition whose status is past (inactive, remission, resolved) and not one its value set counts for is read
+    as the value set's ``resolved_as`` (active TB -> past TB, sepsis -> recent serious infection), if it names one.
+    """
     findings: list[ConditionFinding] = []
     for res in resources(items):
         try:
@@ -364,12 +391,19 @@ def read_conditions(kb: Knowledge, items: Iterable[Any], notes: list[str]) -> li
             clinical = status_code(res.get("clinicalStatus"))
             code_cc = res.get("code")
             label = next(iter(texts(code_cc)), "") or reference_of(res)
+            icd = tuple(normalise_icd(code) for system, code, _ in codings(code_cc)
+                        if code and (ICD10_MARK in system.lower() or not system))
+            dates = (_onset(res), _abatement(res), parse_date(res.get("recordedDate")))
             for key, verified in _match_condition(kb, code_cc).items():
-                if clinical and clinical not in kb.value_sets[key].statuses:
-                    continue
-                findings.append(
-                    ConditionFinding(key, reference_of(res), label, verified, verification in UNCONFIRMED_VERIFICATION)
-                )
+                vs = kb.value_sets[key]
+                if clinical and clinical not in vs.statuses:
+                    if not (clinical in _PAST_STATUSES and vs.resolved_as):
+                        continue
+                    key = vs.resolved_as
+                findings.append(ConditionFinding(
+                    key, reference_of(res), label, verified, verification in UNCONFIRMED_VERIFICATION,
+                    clinical, *dates, icd,
+                ))
         except Exception:  # noqa: BLE001
             notes.append(f"Could not read {reference_of(res)}; it was skipped.")
     return findings

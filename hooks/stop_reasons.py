@@ -94,6 +94,7 @@ class Scope(_Strict):
     scope_end: list[str]
     contrast: list[str]
     switch_cues: list[str]
+    subject_cues: list[str]
     indication_markers: list[str]
     link_phrases: list[str]
     prior_response: list[str]
@@ -295,7 +296,7 @@ class _Said:
     weeks: float | None  # the longest duration the text states
 
 
-_CUE_KINDS = ("negation_before", "hypothetical_before", "negation_after", "scope_end", "switch_cues")
+_CUE_KINDS = ("negation_before", "hypothetical_before", "negation_after", "scope_end", "switch_cues", "subject_cues")
 _MARKER_KINDS = ("indication_markers", "link_phrases", "prior_response", "serious_markers", "not_serious")
 
 
@@ -469,7 +470,8 @@ class Classifier:
 
     def _about_other_drug(self, t: _Text, h: _Hit) -> bool:
         """The hit's segment names another drug, not as a switch target (a switch cue just before or after the
-        name: "switched to Cosentyx", "Cosentyx started"), and does not name this drug."""
+        name: "switched to Cosentyx", "Cosentyx started"), and does not name this drug. A name followed at once by
+        a subject cue ("Enbrel caused a rash") is the subject of the event, whatever cue stands before it."""
         seg = t.segment[h.start]
         if any(t.segment[s] == seg for s, _ in t.this_drug):
             return False
@@ -477,8 +479,10 @@ class Classifier:
         for start, end in t.other_drug:
             if t.segment[start] != seg:
                 continue
-            switched = any(q.phrase.kind == "switch_cues" and t.segment[q.start] == seg
-                           and (q.end <= start < q.end + reach or end <= q.start < end + reach) for q in t.cues)
+            subject = any(q.phrase.kind == "subject_cues" and q.start == end for q in t.cues)
+            switched = not subject and any(
+                q.phrase.kind == "switch_cues" and t.segment[q.start] == seg
+                and (q.end <= start < q.end + reach or end <= q.start < end + reach) for q in t.cues)
             if not switched:
                 return True
         return False

@@ -203,8 +203,8 @@ def recommendation(evaluation: hooks.Evaluation) -> list[tuple[Any, ...]]:
     """What the clinician is told to do: each card's summary, indicator and suggested drugs."""
     out = []
     for card in evaluation.cards:
-        suggested = tuple(s.get("label") for s in card.get("suggestions") or ())
-        out.append((card["summary"], card["indicator"], suggested))
+        suggested = tuple(s.label for s in card.suggestions or ())
+        out.append((card.summary, card.indicator, suggested))
     return out
 
 
@@ -223,9 +223,9 @@ PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, 
 @given(record=records, drug=draft_drugs)
 def test_any_mix_of_valid_resources_never_crashes(record, drug):
     evaluation = hooks.evaluate(hook_input(record, drug))
-    CDSResponse.model_validate({"cards": evaluation.cards})
+    CDSResponse.model_validate({"cards": [c.model_dump(mode="json", exclude_none=True) for c in evaluation.cards]})
     for card in evaluation.cards:
-        assert 0 < len(card["summary"]) < 140
+        assert 0 < len(card.summary) < 140
 
 
 UNRELATED = {

@@ -16,9 +16,9 @@ from typing import Protocol
 from anyio import CapacityLimiter, to_thread
 
 import hooks
+from hooks.response import Card, CDSResponse  # the hook builds typed cards: serialised as they are, never re-validated
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
-from service.cds.response import Card, CDSResponse
 from service.config import SERVICE_ID
 from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
 
@@ -139,7 +139,7 @@ def _evaluate(
     """The evaluation, its response and the response's bytes; beyond ``max_response_bytes`` one small card
     replaces the cards (a giant answer would stall the EHR and the network for no reader)."""
     evaluation = hooks.evaluate(hook_input)
-    response = CDSResponse.model_validate({"cards": evaluation.cards if relevant else []})
+    response = CDSResponse(cards=evaluation.cards if relevant else [])
     wire = response.model_dump_json(exclude_none=True).encode()
     if max_response_bytes is not None and len(wire) > max_response_bytes:
         response = withheld(hook_input.hook_instance, len(response.cards), len(wire), max_response_bytes)

@@ -1,4 +1,5 @@
-"""Small builders for FHIR R4 resources and hook inputs used by the clinical tests."""
+"""Short forms of the shared FHIR builders (fhir_fixtures/builders.py) for the clinical tests: one patient ("p1"),
+generated ids, and what a test reads back from the cards. No FHIR shape is defined here."""
 
 from __future__ import annotations
 
@@ -6,21 +7,13 @@ import itertools
 from datetime import date
 from typing import Any
 
-from hooks.contract import HookInput, PatientData
+from fhir_fixtures import builders as b
+from hooks.contract import HookInput, HookSettings, PatientData
+from hooks.response import Card
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+RXNORM, SNOMED, ICD10 = b.RXNORM, b.SNOMED, b.ICD10
 TODAY = date(2026, 11, 24)
 PATIENT_ID = "p1"
-
-# RxNorm ingredient codes from hooks/knowledge/drugs.toml
-RX = {
-    "etanercept": "214555", "adalimumab": "327361", "infliximab": "191831", "certolizumab": "709271",
-    "golimumab": "819300", "secukinumab": "1599788", "ixekizumab": "1745099", "upadacitinib": "2196092",
-    "tofacitinib": "1357536", "celecoxib": "140587", "methotrexate": "6851", "sulfasalazine": "9524",
-    "prednisone": "8640",
-}
 _ids = itertools.count(1)
 
 
@@ -29,83 +22,51 @@ def _id(prefix: str) -> str:
 
 
 def concept(drug: str | None = None, text: str | None = None, code: str | None = None) -> dict[str, Any]:
-    cc: dict[str, Any] = {}
-    code = code or (RX.get(drug) if drug else None)
-    if code:
-        cc["coding"] = [{"system": RXNORM, "code": code, "display": drug or ""}]
-    if text:
-        cc["text"] = text
-    return cc
+    return b.concept(drug, text=text, code=code)
 
 
-def statement(
-    drug: str | None = None, *, text: str | None = None, code: str | None = None, status: str = "stopped",
-    start: str | None = None, end: str | None = None, reason: str | None = None, note: str | None = None,
-    id: str | None = None,
-) -> dict[str, Any]:
-    res: dict[str, Any] = {
-        "resourceType": "MedicationStatement", "id": id or _id("ms"), "status": status,
-        "medicationCodeableConcept": concept(drug, text, code), "subject": {"reference": f"Patient/{PATIENT_ID}"},
-    }
-    if start or end:
-        res["effectivePeriod"] = {k: v for k, v in (("start", start), ("end", end)) if v}
-    if reason:
-        res["statusReason"] = [{"text": reason}]
-    if note:
-        res["note"] = [{"text": note}]
-    return res
+def statement(drug: str | None = None, *, text: str | None = None, code: str | None = None, status: str = "stopped",
+              start: str | None = None, end: str | None = None, reason: str | None = None, note: str | None = None,
+              reason_codes: tuple[tuple[str, str, str], ...] = (), id: str | None = None) -> dict[str, Any]:
+    return b.medication_statement(id or _id("ms"), drug, patient=PATIENT_ID, start=start, end=end, status=status,
+                                  reason=reason, reason_codes=reason_codes, note=note, text=text, code=code)
 
 
-def request(
-    drug: str | None = None, *, text: str | None = None, status: str = "completed", authored: str | None = None,
-    reason: str | None = None, end: str | None = None, id: str | None = None,
-) -> dict[str, Any]:
-    res: dict[str, Any] = {
-        "resourceType": "MedicationRequest", "id": id or _id("mr"), "status": status, "intent": "order",
-        "medicationCodeableConcept": concept(drug, text), "subject": {"reference": f"Patient/{PATIENT_ID}"},
-    }
-    if authored:
-        res["authoredOn"] = authored
-    if end:
-        res["dispenseRequest"] = {"validityPeriod": {"start": authored, "end": end}}
-    if reason:
-        res["statusReason"] = {"text": reason}
-    return res
+def request(drug: str | None = None, *, text: str | None = None, status: str = "completed", authored: str | None = None,
+            reason: str | None = None, end: str | None = None, id: str | None = None) -> dict[str, Any]:
+    return b.medication_request(id or _id("mr"), drug, patient=PATIENT_ID, authored=authored, end=end, status=status,
+                                reason=reason, text=text)
 
 
-def condition(
-    *, snomed: str | None = None, icd: str | None = None, text: str | None = None, clinical: str | None = "active",
-    verification: str | None = "confirmed", id: str | None = None,
-) -> dict[str, Any]:
-    codings = []
-    if snomed:
-        codings.append({"system": SNOMED, "code": snomed})
-    if icd:
-        codings.append({"system": ICD10, "code": icd})
-    code: dict[str, Any] = {"coding": codings} if codings else {}
-    if text:
-        code["text"] = text
-    res: dict[str, Any] = {"resourceType": "Condition", "id": id or _id("c"), "code": code,
-                           "subject": {"reference": f"Patient/{PATIENT_ID}"}}
-    if clinical:
-        res["clinicalStatus"] = {"coding": [{"code": clinical}]}
-    if verification:
-        res["verificationStatus"] = {"coding": [{"code": verification}]}
-    return res
+def condition(key: str | None = None, *, snomed: str | None = None, icd: str | None = None, text: str | None = None,
+              clinical: str | None = "active", verification: str | None = "confirmed", onset: str | None = None,
+              abatement: str | None = None, recorded: str | None = None, id: str | None = None) -> dict[str, Any]:
+    return b.condition(id or _id("c"), key, patient=PATIENT_ID, snomed=snomed, icd=icd, text=text, clinical=clinical,
+                       verification=verification, onset=onset, abatement=abatement, recorded=recorded)
 
 
 def allergy(drug: str, *, kind: str = "intolerance", reaction: str | None = None, id: str | None = None) -> dict[str, Any]:
-    res: dict[str, Any] = {
-        "resourceType": "AllergyIntolerance", "id": id or _id("ai"), "type": kind, "category": ["medication"],
-        "clinicalStatus": {"coding": [{"code": "active"}]}, "verificationStatus": {"coding": [{"code": "confirmed"}]},
-        "code": concept(drug), "patient": {"reference": f"Patient/{PATIENT_ID}"},
-    }
-    if reaction:
-        res["reaction"] = [{"manifestation": [{"text": reaction}]}]
-    return res
+    return b.allergy(id or _id("ai"), drug, patient=PATIENT_ID, kind=kind, reaction=reaction)
 
 
-AS = condition(snomed="9631008", icd="M45.9", text="Ankylosing spondylitis", id="c-as")
+def observation(kind: str, value: str | None = None, *, when: str | None = "2026-10-01", status: str = "final",
+                quantity: float | None = None, unit: str | None = None, value_text: str | None = None,
+                id: str | None = None) -> dict[str, Any]:
+    return b.observation(id or _id("obs"), kind, patient=PATIENT_ID, value=value, when=when, status=status,
+                         quantity=quantity, unit=unit, value_text=value_text)
+
+
+def draft(drug: str, *, text: str | None = None, id: str | None = None,
+          resource_type: str = "MedicationRequest") -> dict[str, Any]:
+    return b.draft_order(drug, patient=PATIENT_ID, rid=id or f"draft-{drug}", text=text or drug,
+                         resource_type=resource_type)
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return b.bundle(resources, "collection")
+
+
+AS = condition("as", id="c-as")
 NR_AXSPA = condition(icd="M45.A0", text="Non-radiographic axial spondyloarthritis", id="c-nr")
 IBD = condition(snomed="34000006", icd="K50.90", text="Crohn's disease", id="c-ibd")
 UVEITIS = condition(icd="H20.021", text="Recurrent acute iridocyclitis, right eye", id="c-uv")
@@ -116,58 +77,63 @@ ACTIVE_TB = condition(snomed="56717001", icd="A15.0", text="Tuberculosis of lung
 LATENT_TB = condition(icd="Z22.7", text="Latent tuberculosis", id="c-ltb")
 HBV = condition(icd="B18.1", text="Chronic viral hepatitis B", id="c-hbv")
 PREGNANCY = condition(snomed="77386006", text="Pregnant", id="c-preg")
-
-
-def draft(drug: str, *, text: str | None = None, id: str | None = None, resource_type: str = "MedicationRequest") -> dict[str, Any]:
-    return {
-        "resourceType": resource_type, "id": id or f"draft-{drug}", "status": "draft", "intent": "order",
-        "medicationCodeableConcept": concept(drug, text or drug), "subject": {"reference": f"Patient/{PATIENT_ID}"},
-    }
-
-
-def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+SEPSIS = condition("sepsis", id="c-sepsis", onset="2026-11-20")
 
 
 def hook_input(
     order: str | dict[str, Any] | None = "upadacitinib", *, conditions=(AS,), statements=(), requests=(), allergies=(),
-    birth_date: str | None = "1984-03-02", hook: str = "order-select", orders: tuple[dict[str, Any], ...] = (),
-    unavailable: frozenset[str] = frozenset(), hook_instance: str = "hi-1",
+    observations=(), birth_date: str | None = "1984-03-02", gender: str | None = "male", hook: str = "order-select",
+    orders: tuple[dict[str, Any], ...] = (), unavailable: frozenset[str] = frozenset(), hook_instance: str = "hi-1",
+    settings: HookSettings | None = None,
 ) -> HookInput:
     """A hook input selecting ``order`` (a drug key or a draft resource), with the given record."""
     drafts = list(orders)
     if order is not None:
         drafts.insert(0, order if isinstance(order, dict) else draft(order))
     selections = (f"{drafts[0]['resourceType']}/{drafts[0]['id']}",) if hook == "order-select" and drafts else ()
-    patient = {"resourceType": "Patient", "id": PATIENT_ID, "birthDate": birth_date} if birth_date else None
+    patient = b.patient(PATIENT_ID, birth=birth_date, gender=gender) if birth_date else None
     return HookInput(
-        hook=hook, hook_instance=hook_instance, patient_id=PATIENT_ID, user_id="Practitioner/x",
+        hook=hook, hook_instance=hook_instance, patient_id=PATIENT_ID, user_id="Practitioner/x",  # type: ignore[arg-type]
         draft_orders=bundle(*drafts), selections=selections,
         data=PatientData(patient=patient, medication_statements=tuple(statements), medication_requests=tuple(requests),
-                         conditions=tuple(conditions), allergies=tuple(allergies), unavailable=unavailable),
-        today=TODAY,
+                         conditions=tuple(conditions), allergies=tuple(allergies), observations=tuple(observations),
+                         unavailable=unavailable),
+        today=TODAY, settings=settings or HookSettings(),
     )
 
 
-def suggested_drugs(card: dict[str, Any]) -> list[str]:
-    """First word of each suggested MedicationRequest's medication text (as the fixture runner reads it)."""
+# ------------------------------------------------------------------------------------- reading cards back
+
+
+def created(card: Card) -> list[tuple[bool, str]]:
+    """(recommended, drug) for every MedicationRequest the card's suggestions create; the drug is the first word of
+    the medication text (the engine guarantees the lowercase generic)."""
     out = []
-    for s in card.get("suggestions", []):
-        for a in s.get("actions", []):
-            if a["type"] == "create":
-                out.append(a["resource"]["medicationCodeableConcept"]["text"].split(" ")[0])
+    for s in card.suggestions or []:
+        for a in s.actions or []:
+            if a.type == "create" and a.resource and a.resource.get("resourceType") == "MedicationRequest":
+                out.append((bool(s.isRecommended), a.resource["medicationCodeableConcept"]["text"].split(" ")[0]))
     return out
 
 
-def recommended_drug(card: dict[str, Any]) -> str | None:
-    for s in card.get("suggestions", []):
-        if s.get("isRecommended"):
-            for a in s["actions"]:
-                if a["type"] == "create":
-                    return a["resource"]["medicationCodeableConcept"]["text"].split(" ")[0]
-    return None
+def suggested_drugs(card: Card) -> list[str]:
+    return [drug for _, drug in created(card)]
 
 
-def main_card(cards: list[dict[str, Any]]) -> dict[str, Any]:
-    [card] = [c for c in cards if c["indicator"] != "critical"]
+def recommended_drug(card: Card) -> str | None:
+    return next((drug for recommended, drug in created(card) if recommended), None)
+
+
+def topic(card: Card) -> str:
+    """The rules.toml id of the rule that produced the card."""
+    assert card.source.topic is not None
+    return card.source.topic.code
+
+
+def fired(cards: list[Card]) -> set[str]:
+    return {topic(c) for c in cards}
+
+
+def main_card(cards: list[Card]) -> Card:
+    [card] = [c for c in cards if c.indicator != "critical"]
     return card

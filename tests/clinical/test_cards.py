@@ -1,4 +1,5 @@
-"""Card shape: CDS Hooks 2.0 validity, R4 MedicationRequests, determinism and order independence."""
+"""Card shape: typed CDS Hooks 2.0 cards, the producing rule in source.topic, R4 MedicationRequests, determinism, order
+independence, and quiet when nothing is actionable."""
 
 from __future__ import annotations
 
@@ -6,16 +7,29 @@ import json
 import random
 
 import pytest
+from axspa_builders import (
+    ACTIVE_TB,
+    AS,
+    HEART_FAILURE,
+    IBD,
+    NR_AXSPA,
+    PREGNANCY,
+    PSORIASIS,
+    UVEITIS,
+    allergy,
+    hook_input,
+    observation,
+    statement,
+    topic,
+)
 from fhir.resources.R4B.medicationrequest import MedicationRequest
+from test_rules import ADA_PRIMARY, ETN_LOCAL, UPA_PRIMARY, seed_input
 
+from hooks.contract import HookSettings
 from hooks.engine import evaluate
 from hooks.knowledge import knowledge
-from service.cds import Card
-
-from axspa_builders import (
-    ACTIVE_TB, AS, HEART_FAILURE, IBD, NR_AXSPA, PSORIASIS, UVEITIS, allergy, hook_input, statement,
-)
-from test_rules import ADA_PRIMARY, ETN_LOCAL, UPA_PRIMARY, seed_input
+from hooks.response import Card, CDSResponse
+from service.cds import CDSResponse as WireResponse
 
 SCENARIOS = {
     "seed": lambda: seed_input(),
@@ -25,9 +39,14 @@ SCENARIOS = {
     "uveitis_psoriasis": lambda: hook_input("etanercept", conditions=[AS, UVEITIS, PSORIASIS]),
     "nr": lambda: hook_input("tofacitinib", conditions=[NR_AXSPA], statements=[ETN_LOCAL]),
     "tb": lambda: hook_input("upadacitinib", conditions=[AS, ACTIVE_TB], statements=[ETN_LOCAL, UPA_PRIMARY]),
+    "pregnancy": lambda: hook_input("secukinumab", conditions=[AS, PREGNANCY], gender="female"),
     "concordant": lambda: hook_input("secukinumab", statements=[ADA_PRIMARY]),
     "steroid": lambda: hook_input("prednisone", allergies=[allergy("adalimumab")]),
 }
+NEGATIVE_SCREENING = (observation("igra", "negative", when="2026-06-01"), observation("hbsag", "negative", when="2026-06-01"),
+                      observation("anti-hbc", "negative", when="2026-06-01"))
+TWO_NSAIDS = (statement("naproxen", start="2025-01-01", end="2025-03-01", reason="no relief at full dose"),
+              statement("celecoxib", status="active", start="2025-03-05"))
 
 
 def all_cards():
@@ -37,28 +56,48 @@ def all_cards():
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_every_card_validates_against_the_cds_hooks_model(name):
+def test_every_card_is_a_typed_cds_hooks_card_that_the_wire_model_accepts(name):
     cards = evaluate(SCENARIOS[name]()).cards
     assert cards
+    WireResponse.model_validate(json.loads(CDSResponse(cards=cards).model_dump_json(exclude_none=True)))
     for card in cards:
-        Card.model_validate(card)
-        assert len(card["summary"]) < 140
-        assert card["source"]["url"].startswith("https://")
-        if card.get("suggestions"):
-            assert card["selectionBehavior"] == "at-most-one"
-            assert 1 <= len(card["suggestions"]) <= 4
-            assert sum(1 for s in card["suggestions"] if s.get("isRecommended")) == 1 or card["indicator"] == "critical"
+        assert isinstance(card, Card)
+        assert len(card.summary) < 140
+        assert card.source.url and card.source.url.startswith("https://")
+        if card.suggestions:
+            assert card.selectionBehavior == "at-most-one"
+            assert 1 <= len(card.suggestions) <= 4
+            assert sum(1 for s in card.suggestions if s.isRecommended) == 1 or card.indicator == "critical"
+
+
+def test_every_card_carries_the_rule_that_produced_it_in_source_topic():
+    kb = knowledge()
+    seen = set()
+    for _, card in all_cards():
+        t = card.source.topic
+        assert t is not None and t.system == kb.topic_system
+        assert t.code in kb.rules and t.display == kb.rule(t.code).title
+        assert card.source.label == kb.rule(t.code).source_label
+        seen.add(t.code)
+    assert {"no_jak_after_jak_failure", "active_tb_hold", "ibd_tnf_mab_no_il17", "pregnancy_no_il17"} <= seen
+
+
+def test_a_label_rule_card_links_the_ordered_drugs_own_dailymed_label_when_its_set_id_is_known():
+    [card] = evaluate(hook_input("upadacitinib", conditions=[AS, PREGNANCY], gender="female",
+                                 statements=[ADA_PRIMARY])).cards
+    assert topic(card) == "pregnancy_no_jak"
+    assert card.source.url == "https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid=2966aec7-2ef0-923c-d8ff-fe1a957bf095"
 
 
 def test_every_suggested_medication_request_is_valid_r4_and_named_by_its_generic():
     generics = {d.name.split()[0] for d in knowledge().drugs.values()}
     seen = 0
     for _, card in all_cards():
-        for s in card.get("suggestions", []):
-            for a in s["actions"]:
-                if a["type"] != "create":
+        for s in card.suggestions or []:
+            for a in s.actions or []:
+                if a.type != "create":
                     continue
-                mr = a["resource"]
+                mr = a.resource or {}
                 MedicationRequest.model_validate(mr)
                 assert mr["status"] == "draft" and mr["intent"] == "order"
                 assert mr["subject"]["reference"].startswith("Patient/")
@@ -74,17 +113,17 @@ def test_every_suggested_medication_request_is_valid_r4_and_named_by_its_generic
 
 def test_same_request_gives_identical_json():
     for make in SCENARIOS.values():
-        a = json.dumps(evaluate(make()).cards, sort_keys=True)
-        b = json.dumps(evaluate(make()).cards, sort_keys=True)
+        a = CDSResponse(cards=evaluate(make()).cards).model_dump_json(exclude_none=True)
+        b = CDSResponse(cards=evaluate(make()).cards).model_dump_json(exclude_none=True)
         assert a == b
 
 
 def test_uuids_are_deterministic_and_depend_on_the_hook_instance():
     one = evaluate(hook_input("golimumab", statements=[ADA_PRIMARY], hook_instance="A")).cards[0]
     two = evaluate(hook_input("golimumab", statements=[ADA_PRIMARY], hook_instance="B")).cards[0]
-    assert one["uuid"] != two["uuid"]
-    assert one["suggestions"][0]["uuid"] != two["suggestions"][0]["uuid"]
-    ids = [s["uuid"] for s in one["suggestions"]]
+    assert one.uuid != two.uuid
+    assert one.suggestions and two.suggestions and one.suggestions[0].uuid != two.suggestions[0].uuid
+    ids = [s.uuid for s in one.suggestions]
     assert len(set(ids)) == len(ids)
 
 
@@ -101,7 +140,7 @@ def test_evaluation_is_independent_of_resource_order():
         rng.shuffle(stmts)
         rng.shuffle(conds)
         inp = hook_input("upadacitinib", statements=stmts, conditions=conds, allergies=base.data.allergies)
-        out = json.dumps(evaluate(inp).cards, sort_keys=True)
+        out = CDSResponse(cards=evaluate(inp).cards).model_dump_json(exclude_none=True)
         reference = reference or out
         assert out == reference
 
@@ -112,10 +151,32 @@ def test_record_free_text_cannot_inject_html_links_or_lines_into_a_card():
     reaction = allergy("etanercept")
     reaction["reaction"] = [{"manifestation": [{"text": "<script>alert(2)</script>\n\n| forged | row |"}]}]
     [card] = evaluate(hook_input("upadacitinib", statements=[ETN_LOCAL, upa], allergies=[reaction])).cards
-    detail = card["detail"]
+    detail = card.detail or ""
     assert "<img" not in detail and "<script" not in detail, "raw HTML from the record must be inert"
     assert "](javascript:" not in detail.replace("\\]", ""), "a link written in the record must stay text"
     assert "\n# Take etanercept" not in detail and "\n| forged" not in detail, "record text stays on its line"
     assert "&lt;img src=x" in detail, "the clinician still sees what the record said"
     history = next(c for c in evaluate(hook_input("upadacitinib", statements=[upa])).history if c.drug_name == "upadacitinib")
     assert history.stop_reason == "primary-nonresponse", "escaping for display does not change the classification"
+
+
+# --------------------------------------------------------------------------------------- quiet by default
+
+
+def test_concordant_order_with_nothing_actionable_gets_no_card():
+    inp = hook_input("adalimumab", statements=TWO_NSAIDS, observations=NEGATIVE_SCREENING)
+    assert evaluate(inp).cards == []
+
+
+def test_the_setting_restores_the_informational_card_for_a_concordant_order():
+    inp = hook_input("adalimumab", statements=TWO_NSAIDS, observations=NEGATIVE_SCREENING,
+                     settings=HookSettings(concordant_info_card=True))
+    [card] = evaluate(inp).cards
+    assert card.indicator == "info" and "no conflict" in card.summary and not card.suggestions
+    assert "IGRA" in (card.detail or "") and "2026-06-01" in (card.detail or ""), "the card says what silenced it"
+
+
+def test_a_concordant_order_with_a_screening_reminder_due_gets_an_info_card_without_suggestions():
+    [card] = evaluate(hook_input("adalimumab", statements=TWO_NSAIDS)).cards
+    assert card.indicator == "info" and topic(card) == "tb_screening" and not card.suggestions
+    assert "hepatitis B" in card.summary

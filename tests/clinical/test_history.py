@@ -247,7 +247,8 @@ def test_cost_stop_never_counts_for_jak_label():
     c = course_of(ev.history, "adalimumab")
     assert c.stop_reason == ACCESS and not c.counts_for_jak_label
     [card] = ev.cards
-    assert "before any TNF inhibitor" in card["summary"], "a TNF blocker stopped for cost does not meet the JAK label"
+    assert card.source.topic is not None and card.source.topic.code == "jak_after_tnfi_label", \
+        "a TNF blocker stopped for cost does not meet the JAK label"
 
 
 def test_a_failed_tnfi_does_count_for_jak_label():
@@ -383,7 +384,7 @@ def test_every_stop_that_is_no_failure_is_shown_as_what_it_was():
 def test_history_card_evidence_column_shows_the_deciding_record_text():
     tnfi = statement("adalimumab", start="2022-01-01", end="2023-01-01", reason="too expensive")
     [card] = evaluate(hook_input("upadacitinib", statements=[tnfi])).cards
-    row = next(line for line in card["detail"].splitlines() if line.startswith("| adalimumab"))
+    row = next(line for line in (card.detail or "").splitlines() if line.startswith("| adalimumab"))
     assert "stopped for cost or access (not failure)" in row and "too expensive" in row
 
 

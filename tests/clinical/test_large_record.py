@@ -4,9 +4,9 @@ Speed is shown by bench/bench.py, not asserted here."""
 
 from __future__ import annotations
 
-from hooks.engine import evaluate, warm_up
+from axspa_builders import AS, allergy, condition, hook_input, statement, suggested_drugs
 
-from axspa_builders import AS, allergy, condition, hook_input, statement
+from hooks.engine import evaluate, warm_up
 
 DRUGS = ["etanercept", "adalimumab", "infliximab", "secukinumab", "celecoxib", "naproxen", None]
 REASONS = ["Not effective", "lost response", "injection site reaction", None, "cost"]
@@ -27,10 +27,7 @@ def big_input(n_meds: int, n_conditions: int, n_allergies: int):
 
 
 def _suggested(cards) -> set[str]:
-    return {
-        action["resource"]["medicationCodeableConcept"]["text"].split()[0]
-        for card in cards for s in card.get("suggestions", []) for action in s["actions"] if action["type"] == "create"
-    }
+    return {drug for card in cards for drug in suggested_drugs(card)}
 
 
 def test_large_record_keeps_every_safety_rule():

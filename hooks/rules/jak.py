@@ -1,0 +1,111 @@
+"""JAK inhibitors: the label's TNF-blocker sequencing, the boxed-warning risk read from the record, and no second JAK
+inhibitor after one failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hooks.history import ADVERSE, NONRESPONSE, Course
+from hooks.knowledge import Drug
+from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, register, year
+
+
+def _jak_failed(ctx: Context) -> list[Course]:
+    return ctx.stopped("jaki", NONRESPONSE | ADVERSE)
+
+
+@register("no_jak_after_jak_failure")
+class NoJakAfterJakFailure(Recommendation):
+    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
+        prior = _jak_failed(ctx)
+        if drug.family != "jaki" or not prior:
+            return None
+        c = prior[-1]
+        verb = "failed" if c.failed else "was not tolerated"
+        return self.finding(f"{c.drug_name} (JAK inhibitor) {verb}: {c.outcome}{year(c)}.",
+                            short=self.summary("failed" if c.failed else "not_tolerated"))
+
+    def excludes(self, ctx: Context, drug: Drug) -> str | None:
+        return self.excluded(drug) if drug.family == "jaki" and _jak_failed(ctx) else None
+
+    def rank(self, ctx: Context, ranking: Ranking) -> None:
+        prior = _jak_failed(ctx)
+        if prior:
+            ranking.basis.append(self.finding(f"{prior[-1].drug_name}: {prior[-1].outcome}.", severity="info"))
+
+
+def jak_risk_factors(ctx: Context) -> list[str]:
+    """The JAK inhibitor boxed-warning (FDA) and Article 20 (EMA) risk factors present in the record."""
+    s = ctx.kb.settings
+    factors: list[str] = []
+    cv = ctx.has("cardiovascular_risk")
+    if ctx.age is not None and ctx.age >= s.jak_age:
+        factors.append(f"age {ctx.age}")
+    elif ctx.age is not None and ctx.age >= s.jak_age_with_cv_risk and cv:
+        factors.append(f"age {ctx.age} with a cardiovascular risk factor ({ctx.condition_label('cardiovascular_risk')})")
+        cv = False
+    smoking = ctx.status.smoking if ctx.status else None
+    if smoking is not None and smoking.smoker:
+        factors.append(f"{smoking.status} smoker ({smoking.evidence})")
+    if cv:
+        factors.append(f"cardiovascular risk ({ctx.condition_label('cardiovascular_risk')})")
+    for key, label in (("vte", "VTE history"), ("malignancy", "malignancy")):
+        if ctx.has(key):
+            factors.append(f"{label} ({ctx.condition_label(key)})")
+    return factors
+
+
+@register("jak_boxed_warning")
+class JakBoxedWarning(Recommendation):
+    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
+        factors = jak_risk_factors(ctx) if drug.family == "jaki" else []
+        if not factors:
+            return None
+        return self.finding(f"Risk factors in this record: {'; '.join(factors)}.",
+                            short=f"{self.summary()}: {factors[0].split(' (')[0]}")
+
+    def excludes(self, ctx: Context, drug: Drug) -> str | None:
+        return self.excluded(drug) if drug.family == "jaki" and jak_risk_factors(ctx) else None
+
+    def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
+        if "jaki" not in {d.family for d in starting} or jak_risk_factors(ctx):
+            return []  # with risk factors a JAK order is a conflict and no JAK inhibitor is offered
+        smoking = ctx.status.smoking if ctx.status else None
+        age = ctx.age if ctx.age is not None else "unknown"
+        said = f"age {age}; smoking status {smoking.status if smoking else 'not recorded'}"
+        if smoking is not None and smoking.evidence:
+            said += f" ({smoking.evidence})"
+        return [self.finding(f"Risk factors in this record: none recorded ({said}).", severity="info")]
+
+
+def _tnfi_label_evidence(ctx: Context) -> tuple[bool, str]:
+    """(the label's TNF-blocker failure is documented, what the record shows)."""
+    tnfi = [c for c in ctx.courses if c.family == "tnfi"]
+    qualifying = [c for c in tnfi if c.counts_for_jak_label]
+    if qualifying:
+        c = qualifying[-1]
+        return True, f"{c.drug_name}: {c.outcome}{year(c)}."
+    if not tnfi:
+        said = "No TNF inhibitor course is on record."
+    else:
+        ongoing = "ongoing, no inadequate response or intolerance documented"
+        said = "; ".join(f"{c.drug_name}: {c.outcome if c.status != 'active' else ongoing}" for c in tnfi) + "."
+    others = [c for c in ctx.courses if c.family == "il17i" and c.failed]
+    if others:
+        said += f" {others[-1].drug_name} ({others[-1].outcome}) is not a TNF blocker."
+    return False, said
+
+
+@register("jak_after_tnfi_label")
+class JakAfterTnfiLabel(Recommendation):
+    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
+        if drug.family != "jaki":
+            return None
+        met, said = _tnfi_label_evidence(ctx)
+        if met:
+            return None
+        any_tnfi = any(c.family == "tnfi" for c in ctx.courses)
+        return self.finding(said, short=self.summary("not_met" if any_tnfi else "none"))
+
+    def excludes(self, ctx: Context, drug: Drug) -> str | None:
+        return self.excluded(drug) if drug.family == "jaki" and not _tnfi_label_evidence(ctx)[0] else None
