@@ -442,37 +442,40 @@ def test_a_hanging_fhir_server_exhausts_only_its_own_pool(tmp_path, faulty_fhir)
     and a JWKS fetch (its own client) goes through. Real sockets, `python -m service` in production mode."""
     hanging = faulty_fhir("hang", hang_seconds=10)
     healthy = seeded(faulty_fhir)
-    key = TestKey.ec384("rotated-kid")
+    keys = {"a": TestKey.ec384("ehr-a-kid"), "b": TestKey.ec384("ehr-b-kid")}
     jwks_hits: list[str] = []
 
     async def jwks_app(scope, receive, send):
         if scope["type"] == "http":
             jwks_hits.append(scope["path"])
+            key = keys[scope["path"].rsplit("/", 1)[-1]]
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": json.dumps(jwks(key)).encode()})
 
     with BackgroundASGIServer(jwks_app) as jwks_host:
-        clients = trusted_clients_file(tmp_path, [client_entry("https://ehr.example.org", jku=[f"{jwks_host.url}/jwks"])])
+        clients = trusted_clients_file(tmp_path, [client_entry(f"https://ehr-{n}.example.org", jku=[f"{jwks_host.url}/{n}"])
+                                                  for n in keys])
         env = {"CDS_ALLOW_UNAUTHENTICATED": "false", "CDS_TRUSTED_CLIENTS": str(clients),
                "CDS_FHIR_ALLOWLIST": f"{hanging.base_url},{healthy.base_url}", "CDS_FHIR_TIMEOUT_S": "3",
                "CDS_FHIR_MAX_CONNECTIONS": "20"}
         with LiveService(tmp_path, **env) as svc:
-            def call(fhir_base: str) -> int:
+            def call(fhir_base: str, issuer: str) -> int:
                 request = without_prefetch(seed_request())
                 request["fhirServer"] = fhir_base
                 request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
                                                 "scope": "patient/*.read", "subject": "axspa-cds"}
-                token = key.mint(iss="https://ehr.example.org", aud=f"{svc.url}{HOOK_URL}")
+                token = keys[issuer].mint(iss=f"https://ehr-{issuer}.example.org", aud=f"{svc.url}{HOOK_URL}")
                 return httpx.post(f"{svc.url}{HOOK_URL}", json=request, timeout=20,
                                   headers={"Authorization": f"Bearer {token}"}).status_code
 
+            assert call(healthy.base_url, "a") == 200  # issuer a's keys are fetched and cached
             with ThreadPoolExecutor(30) as pool:
-                stuck = [pool.submit(call, hanging.base_url) for _ in range(25)]
+                stuck = [pool.submit(call, hanging.base_url, "a") for _ in range(25)]
                 deadline = time.monotonic() + 5
                 while len(hanging.requests) < 20 and time.monotonic() < deadline:
                     time.sleep(0.02)
                 started = time.monotonic()
-                served = [pool.submit(call, healthy.base_url).result() for _ in range(5)]
+                served = [pool.submit(call, healthy.base_url, "b").result() for _ in range(5)]  # b: a first fetch
                 healthy_s = time.monotonic() - started
                 held = len(hanging.requests)  # before any stuck call's budget ends: what its pool let through
                 stuck_statuses = [f.result() for f in stuck]
@@ -480,4 +483,4 @@ def test_a_hanging_fhir_server_exhausts_only_its_own_pool(tmp_path, faulty_fhir)
     assert healthy_s < 2.5, healthy_s  # never waited on the hanging server's pool (its calls wait 3 s)
     assert stuck_statuses == [412] * 25  # the hanging server's own calls: unobtainable data, never a 5xx
     assert held == 20  # its pool is bounded (CDS_FHIR_MAX_CONNECTIONS): the other 130 reads waited for it
-    assert jwks_hits  # the key was fetched while the FHIR pool of the hanging server was full
+    assert jwks_hits == ["/a", "/b"]  # b's keys were fetched while the hanging server's pool was full
