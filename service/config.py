@@ -96,6 +96,10 @@ class Settings(BaseSettings):
         100, ge=1, description="Most connections to one FHIR server origin (its own pool): a server that hangs "
         "exhausts only its own share.",
     )
+    max_orders: int = Field(
+        20, ge=1, le=1000, description="Most relevant draft orders evaluated per call (identical drafts count "
+        "once); beyond, one card names the orders that were not checked.",
+    )
     max_response_bytes: int = Field(
         2_000_000, ge=4096, description="Largest hook response; beyond it one small card says the answer was "
         "withheld.",

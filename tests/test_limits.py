@@ -4,6 +4,7 @@ evaluations off the event loop. (Socket-level limits: test_connections.py.)"""
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import threading
 import time
@@ -267,3 +268,40 @@ def test_healthz_answers_while_a_large_evaluation_runs(api, monkeypatch):
     worker.join(10)
     assert answers == [200]
     assert still_evaluating and healthz_s < 0.5, healthz_s
+
+
+# --------------------------------------------------------------------------- bounded work: drafts
+
+
+def _with_drafts(count: int, *, same_id: bool, hook: str = "order-select") -> dict:
+    request = seed_request()
+    draft = request["context"]["draftOrders"]["entry"][0]
+    entries = []
+    for n in range(count):
+        entry = copy.deepcopy(draft)
+        if not same_id:
+            entry["resource"]["id"] = f"draft-{n}"
+        entries.append(entry)
+    request["context"]["draftOrders"]["entry"] = entries
+    request["hook"] = hook
+    if hook == "order-sign":
+        request["context"].pop("selections")
+    return request
+
+
+def test_ten_thousand_identical_selected_drafts_are_evaluated_once(api):
+    response = api.post(HOOK_URL, json=_with_drafts(10_000, same_id=True))
+    assert response.status_code == 200
+    (card,) = response.json()["cards"]  # one draft, however often it is repeated
+    assert card["indicator"] == "warning" and len(response.content) < 20_000
+
+
+def test_beyond_the_order_limit_one_card_names_the_orders_not_checked(tmp_path):
+    with client(tmp_path, max_orders=5) as api:
+        response = api.post(HOOK_URL, json=_with_drafts(12, same_id=False, hook="order-sign"))
+    body = response.json()
+    assert_cds_clean(body)
+    checked, (unchecked,) = body["cards"][:-1], body["cards"][-1:]
+    assert len(checked) == 5 and all("Upadacitinib" in card["summary"] for card in checked)
+    assert unchecked["summary"].startswith("7 more relevant draft orders not checked: at most 5 per call")
+    assert unchecked["indicator"] == "warning" and "upadacitinib" in unchecked["detail"]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 
@@ -21,6 +22,8 @@ from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
 from service.config import SERVICE_ID
 from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
+
+T = TypeVar("T")
 
 
 class FhirServers(Protocol):
@@ -69,7 +72,7 @@ Outcome = Unrelated | DataMissing | Evaluated
 
 async def run(
     request: CDSRequest, servers: FhirServers | None, today: date, *, evaluate_unrelated: bool = False,
-    max_response_bytes: int | None = None,
+    max_response_bytes: int | None = None, hook_settings: hooks.HookSettings | None = None,
 ) -> Outcome:
     """Evaluate ``request``, reading what its prefetch lacks from its ``fhirServer`` if ``servers`` allows it
     (None: no FHIR server is ever read, as offline). An answer larger than ``max_response_bytes`` is replaced by
@@ -82,7 +85,8 @@ async def run(
     if hook is None:
         raise BadRequest(f"hook {request.hook!r} is not served by {SERVICE_ID} (served: {', '.join(SERVED_HOOKS)})")
     context = request.context
-    relevant = hooks.is_relevant_order(hook, context.draftOrders, request.selections)
+    relevant = await _off_loop(_entries(context.draftOrders), hooks.is_relevant_order, hook, context.draftOrders,
+                               request.selections)
     if not relevant and not evaluate_unrelated:
         return Unrelated(hook)
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
@@ -100,13 +104,10 @@ async def run(
         selections=request.selections,
         data=resolution.data,
         today=today,
+        settings=hook_settings or hooks.HookSettings(),
     )
-    if _size(hook_input) <= INLINE_MAX_ITEMS:
-        evaluation, response, wire = _evaluate(hook_input, relevant, max_response_bytes)
-    else:  # a large record or many drafts: evaluate in a worker thread, so /healthz and other calls are answered
-        evaluation, response, wire = await to_thread.run_sync(
-            _evaluate, hook_input, relevant, max_response_bytes, limiter=_evaluation_limiter()
-        )
+    evaluation, response, wire = await _off_loop(_size(hook_input), _evaluate, hook_input, relevant,
+                                                 max_response_bytes)
     return Evaluated(hook, resolution, evaluation, response, relevant, wire)
 
 
@@ -126,11 +127,23 @@ def _evaluation_limiter() -> CapacityLimiter:
     return limiter
 
 
+async def _off_loop(size: int, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` on the event loop when ``size`` is small, else in a worker thread (a large record or many
+    drafts: /healthz and the other calls are answered meanwhile)."""
+    if size <= INLINE_MAX_ITEMS:
+        return work(*args)
+    return await to_thread.run_sync(work, *args, limiter=_evaluation_limiter())
+
+
+def _entries(bundle: dict[str, Any]) -> int:
+    entries = bundle.get("entry")
+    return len(entries) if isinstance(entries, list) else 0
+
+
 def _size(hook_input: hooks.HookInput) -> int:
     data = hook_input.data
-    entries = hook_input.draft_orders.get("entry")
-    return (len(entries) if isinstance(entries, list) else 0) + len(data.medication_statements) + len(
-        data.medication_requests) + len(data.conditions) + len(data.allergies) + len(data.observations)
+    return _entries(hook_input.draft_orders) + len(data.medication_statements) + len(data.medication_requests) + len(
+        data.conditions) + len(data.allergies) + len(data.observations)
 
 
 def _evaluate(

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+import hooks
 from service.auth import Unauthorized
 from service.cds import pipeline
 from service.cds.deps import RuntimeDep, authenticated, body
@@ -56,8 +57,9 @@ async def discovery() -> Response:
 async def call_service(
     request: Request, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))], runtime: RuntimeDep
 ) -> Response:
-    result = await pipeline.run(cds_request, runtime, date.today(),
-                                max_response_bytes=runtime.settings.max_response_bytes)
+    settings = runtime.settings
+    result = await pipeline.run(cds_request, runtime, date.today(), max_response_bytes=settings.max_response_bytes,
+                                hook_settings=hooks.HookSettings(max_orders=settings.max_orders))
     request.state.hook = result.hook
     _count(runtime, result)
     if isinstance(result, pipeline.DataMissing):
