@@ -92,9 +92,11 @@ def inert(text: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     for char in _ESCAPED:
-        text = text.replace(char, "\\" + char)
+        if char in text:  # the test is cheaper than a replace that finds nothing
+            text = text.replace(char, "\\" + char)
     for char, entity in _ENTITIES:
-        text = text.replace(char, entity)
+        if char in text:
+            text = text.replace(char, entity)
     text = _LINKISH.sub(r"\\\g<0>", text)
     leading = _LEADING.match(text)
     if leading:
