@@ -10,18 +10,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Action", "CDSResponse", "Card", "Coding", "Link", "OverrideReason", "Source", "Suggestion"]
+__all__ = ["Action", "CDSResponse", "Card", "Closed", "Coding", "Link", "OverrideReason", "Source", "Suggestion"]
 
 
-class _Closed(BaseModel):
-    """Response-side object: only what 2.0 defines, plus ``extension``."""
+class Closed(BaseModel):
+    """A CDS Hooks response-side object (cards, discovery): only what 2.0 defines, plus ``extension``."""
 
     model_config = ConfigDict(extra="forbid")
 
     extension: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _no_empty_members(self) -> _Closed:
+    def _no_empty_members(self) -> Closed:
         # 2.0 "Use of JSON": optional members without a value are omitted, never "", [] or {}.
         for name, value in self:
             if name == "cards":
@@ -31,7 +31,7 @@ class _Closed(BaseModel):
         return self
 
 
-class Coding(_Closed):
+class Coding(Closed):
     system: str = Field(min_length=1)
     code: str = Field(min_length=1)
     display: str | None = None
@@ -41,14 +41,14 @@ class OverrideReason(Coding):
     display: str = Field(min_length=1)  # required for override reasons
 
 
-class Source(_Closed):
+class Source(Closed):
     label: str = Field(min_length=1)
     url: str | None = None
     icon: str | None = None
     topic: Coding | None = None
 
 
-class Action(_Closed):
+class Action(Closed):
     type: Literal["create", "update", "delete"]
     description: str = Field(min_length=1)
     resource: dict[str, Any] | None = None
@@ -64,14 +64,14 @@ class Action(_Closed):
         return self
 
 
-class Suggestion(_Closed):
+class Suggestion(Closed):
     label: str = Field(min_length=1)
     uuid: str
     isRecommended: bool | None = None
     actions: list[Action] | None = None
 
 
-class Link(_Closed):
+class Link(Closed):
     label: str = Field(min_length=1)
     url: str = Field(min_length=1)
     type: Literal["absolute", "smart"]
@@ -79,7 +79,7 @@ class Link(_Closed):
     autolaunchable: bool | None = None
 
 
-class Card(_Closed):
+class Card(Closed):
     uuid: str
     summary: str = Field(min_length=1, max_length=139)
     detail: str | None = None

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,plot,cluster]"
 bash scripts/setup-tests.sh
 echo "test.sh: ruff" && .venv/bin/ruff check .
 echo "test.sh: mypy" && .venv/bin/mypy

@@ -1,5 +1,7 @@
 """``python -m service [--host H] [--port P] [--workers N]`` runs the service;
-``python -m service evaluate BUNDLE.json`` evaluates a patient Bundle offline."""
+``python -m service evaluate BUNDLE.json`` evaluates a patient Bundle offline;
+``python -m service report`` reports per rule on the card ledger; ``python -m service replay PATH`` replays a cohort
+in silent mode."""
 
 from __future__ import annotations
 
@@ -18,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
         from service.dev.offline import main as evaluate_main  # the CLI alone: no server start-up
 
         return evaluate_main(argv[1:])
+    if argv and argv[0] == "report":
+        from service.governance.report import main as report_main
+
+        return report_main(argv[1:])
+    if argv and argv[0] == "replay":
+        from service.governance.replay import main as replay_main
+
+        return replay_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

@@ -22,6 +22,7 @@ from service.cds import CdsError
 from service.cds import routes as cds
 from service.config import Settings
 from service.dev import preview
+from service.governance import routes as governance
 from service.ops import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from service.outcome import outcome
 from service.runtime import Runtime
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(metrics.render(), media_type=metrics.content_type)
 
     app.include_router(cds.router)
+    app.include_router(governance.router)
     if settings.allow_unauthenticated:  # a development tool: never mounted in production
         app.include_router(preview.router)
     app.add_middleware(

@@ -66,7 +66,19 @@ class Settings(BaseSettings):
         default_factory=lambda: ["ES384", "RS384"],
         description="Accepted JWT algorithms; ES256/RS256 may be added, none/HMAC never.",
     )
+    concordant_info_card: bool = Field(
+        False,
+        description="Answer a concordant order that needs no action with a short informational card (default: no "
+        "card; alert fatigue is a defect).",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
+    ledger_retention_days: int = Field(
+        400, ge=1, description="Card ledger rows last shown longer ago than this are deleted (checked hourly)."
+    )
+    ledger_queue_size: int = Field(
+        10_000, ge=1, description="Answers waiting for the card ledger writer; beyond, their rows are dropped "
+        "(cds_ledger_dropped_rows_total) and the answers are unaffected.",
+    )
 
     # Limits against hostile or broken clients (README "Operations: limits"). Connection settings apply to
     # `python -m service` (its HTTP protocol, service.ops.connections); the others to any server.

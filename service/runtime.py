@@ -17,6 +17,8 @@ import hooks
 from service.auth import Authenticator
 from service.config import Settings
 from service.fhir import FhirReader, FhirServer, FhirTarget, ServerPools, fhir_server_allowed
+from service.governance.attributes import source_attributes
+from service.governance.ledger import LedgerWriter
 from service.ops import Metrics, RateLimiter
 from service.startup import check_suggestion_templates, startup_check
 from service.storage import Store, open_store
@@ -28,7 +30,7 @@ RETENTION_EVERY_S = 3600.0
 @dataclass
 class Runtime:
     """Settings, the store, the JWKS HTTP client, the FHIR reader (one pool per FHIR server), the authenticator,
-    the feedback rate limit and the metrics of one process."""
+    the hook's settings, the card ledger writer, the feedback rate limit and the metrics of one process."""
 
     settings: Settings
     metrics: Metrics
@@ -36,6 +38,8 @@ class Runtime:
     http: httpx.AsyncClient  # JWKS fetches only: FHIR reads have their own pools, so neither can starve the other
     reader: FhirReader
     authenticator: Authenticator
+    hook_settings: hooks.HookSettings
+    ledger: LedgerWriter
     feedback_limiter: RateLimiter
     ready: bool = field(default=True)
     _retention: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -55,12 +59,18 @@ class Runtime:
             max_pages=settings.fhir_max_pages,
             max_resources=settings.fhir_max_resources,
         )
+        hook_settings = hooks.HookSettings(concordant_info_card=settings.concordant_info_card,
+                                           max_orders=settings.max_orders)
+        ledger = LedgerWriter(store, metrics, queue_size=settings.ledger_queue_size,
+                              retention_days=settings.ledger_retention_days).start()
         rate = settings.feedback_rate_per_min / 60
         limiter = RateLimiter(rate, burst=max(float(settings.feedback_max_items), 10 * rate))
-        runtime = cls(settings, metrics, store, jwks_http, reader, Authenticator(settings, store, jwks_http), limiter)
+        runtime = cls(settings, metrics, store, jwks_http, reader, Authenticator(settings, store, jwks_http),
+                      hook_settings, ledger, limiter)
         if settings.feedback_retention_days > 0:
             runtime._retention = asyncio.create_task(runtime._apply_retention(), name="feedback-retention")
         hooks.warm_up()
+        source_attributes()  # generated from rules.toml now, as the engine loaded it
         # Start-up objects (modules, knowledge, schemas) are never scanned by the collector again, and one large
         # prefetch no longer triggers several full collections (measured -11% CPU on big histories; docs/performance.md).
         gc.collect()
@@ -74,6 +84,7 @@ class Runtime:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
+        await run_in_threadpool(self.ledger.stop)  # flush the queued ledger rows before the store closes
         await self.http.aclose()
         await self.reader.aclose()
         self.store.close()
@@ -83,7 +94,7 @@ class Runtime:
         while True:
             cutoff = time.time() - self.settings.feedback_retention_days * 86_400
             try:
-                deleted = await run_in_threadpool(self.store.delete_feedback_older_than, cutoff)
+                deleted = await run_in_threadpool(self.store.prune_feedback, cutoff)
             except Exception as exc:  # noqa: BLE001 - the store may be down: try again next time
                 log.warning("feedback retention could not run", extra={"error": type(exc).__name__})
             else:

@@ -209,8 +209,8 @@ def test_sqlite_store_deletes_feedback_older_than_a_cutoff(tmp_path):
         store.record_feedback(SERVICE_ID, [_item(1), _item(2)])
         cutoff = time.time() + 1
         store.record_feedback(SERVICE_ID, [])
-        assert store.delete_feedback_older_than(cutoff - 3600) == 0
-        assert store.delete_feedback_older_than(cutoff) == 2
+        assert store.prune_feedback(cutoff - 3600) == 0
+        assert store.prune_feedback(cutoff) == 2
         assert store.list_feedback(SERVICE_ID) == []
     finally:
         store.close()
@@ -222,8 +222,8 @@ def test_postgres_store_deletes_feedback_older_than_a_cutoff(postgres):
     store = PostgresStore(url)
     try:
         store.record_feedback(SERVICE_ID, [_item(1), _item(2)])
-        assert store.delete_feedback_older_than(time.time() - 3600) == 0
-        assert store.delete_feedback_older_than(time.time() + 1) == 2
+        assert store.prune_feedback(time.time() - 3600) == 0
+        assert store.prune_feedback(time.time() + 1) == 2
         assert store.list_feedback(SERVICE_ID) == []
     finally:
         store.close()

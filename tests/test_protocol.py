@@ -327,3 +327,29 @@ def test_patient_id_that_is_not_a_fhir_id_is_400_and_never_reaches_a_url(api, pa
     response = api.post(HOOK_URL, json=request)
     assert response.status_code == 400
     assert "context.patientId" in _issues(response)
+
+
+# --------------------------------------------------------------------------- concordant orders
+
+CONCORDANT = "fhir_fixtures/infection-screening/out-recent-negative-igra-hbsag-anti-hbc-no-card.request.json"
+
+
+def _concordant_request() -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).resolve().parent.parent / CONCORDANT).read_text())
+
+
+def test_a_concordant_order_gets_no_card_by_default(api):
+    response = api.post(HOOK_URL, json=_concordant_request())
+    assert response.status_code == 200 and response.json() == {"cards": []}
+
+
+@pytest.mark.api(concordant_info_card=True)
+def test_the_concordant_info_card_setting_restores_an_informational_card(api):
+    response = api.post(HOOK_URL, json=_concordant_request())
+    assert response.status_code == 200
+    cards = response.json()["cards"]
+    assert [c["indicator"] for c in cards] == ["info"]
+    assert "suggestions" not in cards[0]

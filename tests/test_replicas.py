@@ -264,3 +264,37 @@ def test_concurrent_feedback_from_two_replicas_is_all_there_after_restart(replic
     record_property("feedback_100_requests_s", round(elapsed, 2))
     record_property("restart_two_replicas_s", round(restart_s, 2))
     print(f"\nreplicas: start {a.startup_s:.2f}s, 100 feedback requests {elapsed:.2f}s, restart {restart_s:.2f}s")
+
+
+def test_ledger_rows_are_shared_by_replicas_and_joined_to_feedback_sent_to_the_other(replicas, database):
+    from cds import seed_request
+
+    from service.governance.report import build_report
+
+    a, b = replicas
+    hook_path = f"/cds-services/{SERVICE_ID}"
+    request = seed_request()
+    shown = []
+    for replica in (a, b, a):  # order-select fires again for the same order: one card, shown three times
+        response = httpx.post(f"{replica.base}{hook_path}", json=request, timeout=20,
+                              headers={"Authorization": f"Bearer {replica.token(hook_path)}"})
+        assert response.status_code == 200, response.text
+        shown.append(response.json()["cards"])
+    assert shown[0] == shown[1] == shown[2] and shown[0]
+    card = shown[0][0]
+    accepted = {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-11-24T10:00:00Z",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}
+    response = httpx.post(f"{b.base}{FEEDBACK_PATH}", json={"feedback": [accepted]}, timeout=20,
+                          headers={"Authorization": f"Bearer {b.token(FEEDBACK_PATH)}"})
+    assert response.status_code == 200
+    for p in (a, b):
+        p.stop()  # each replica flushes its ledger writer on shutdown
+    store = PostgresStore(database)
+    try:
+        rows = {row.card_uuid: row for row in store.ledger_cards(None, None)}
+        assert set(rows) == {c["uuid"] for c in shown[0]}
+        assert rows[card["uuid"]].times_shown == 3 and rows[card["uuid"]].feedback == (accepted,)
+        (counts,) = [c for c in build_report(store, None, None).rules.values() if c.accepted]
+        assert counts.accepted == 1 and sum(counts.accepted_drugs.values()) == 1
+    finally:
+        store.close()

@@ -1,11 +1,11 @@
 """The CDS Hooks 2.0 surface: wire models, discovery, and the one request pipeline (routes in ``routes``)."""
 
+from hooks.response import Card, CDSResponse
 from service.cds.discovery import discovery_document
 from service.cds.errors import BadRequest, CdsError, RequiredDataMissing, UnknownService
 from service.cds.feedback import FeedbackRequest
 from service.cds.pipeline import DataMissing, Evaluated, Outcome, Unrelated
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
-from service.cds.response import Card, CDSResponse
 
 __all__ = [
     "SERVED_HOOKS",

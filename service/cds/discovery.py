@@ -39,11 +39,12 @@ class DiscoveryResponse(BaseModel):
     services: list[ServiceDefinition]
 
 
-def discovery_document() -> dict[str, Any]:
+def discovery_document(extension: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``extension``: the entries' ``extension`` member (the source-attributes summary and URL)."""
     services = [
         ServiceDefinition(
             hook=hook, id=SERVICE_ID, title=TITLE, description=DESCRIPTION, prefetch=templates(),
-            usageRequirements=USAGE,
+            usageRequirements=USAGE, extension=extension,
         )
         for hook in SERVED_HOOKS
     ]

@@ -18,6 +18,7 @@ from anyio import CapacityLimiter, to_thread
 
 import hooks
 from hooks.response import Card, CDSResponse  # the hook builds typed cards: serialised as they are, never re-validated
+from service.cds.card_ids import unique_ids
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
 from service.config import SERVICE_ID
@@ -68,15 +69,21 @@ class Evaluated:
 
 
 Outcome = Unrelated | DataMissing | Evaluated
+DEFAULT_SETTINGS = hooks.HookSettings()
 
 
 async def run(
-    request: CDSRequest, servers: FhirServers | None, today: date, *, evaluate_unrelated: bool = False,
-    max_response_bytes: int | None = None, hook_settings: hooks.HookSettings | None = None,
+    request: CDSRequest,
+    servers: FhirServers | None,
+    today: date,
+    *,
+    evaluate_unrelated: bool = False,
+    settings: hooks.HookSettings = DEFAULT_SETTINGS,
+    max_response_bytes: int | None = None,
 ) -> Outcome:
     """Evaluate ``request``, reading what its prefetch lacks from its ``fhirServer`` if ``servers`` allows it
-    (None: no FHIR server is ever read, as offline). An answer larger than ``max_response_bytes`` is replaced by
-    one card that says so.
+    (None: no FHIR server is ever read, as offline); ``settings`` are the hook's own (CDS_CONCORDANT_INFO_CARD,
+    CDS_MAX_ORDERS). An answer larger than ``max_response_bytes`` is replaced by one card that says so.
 
     An unrelated order is answered at once (:class:`Unrelated`) unless ``evaluate_unrelated`` asks for the
     history anyway (the offline CLI shows it); its response still has no card.
@@ -104,7 +111,7 @@ async def run(
         selections=request.selections,
         data=resolution.data,
         today=today,
-        settings=hook_settings or hooks.HookSettings(),
+        settings=settings,
     )
     evaluation, response, wire = await _off_loop(_size(hook_input), _evaluate, hook_input, relevant,
                                                  max_response_bytes)
@@ -152,7 +159,7 @@ def _evaluate(
     """The evaluation, its response and the response's bytes; beyond ``max_response_bytes`` one small card
     replaces the cards (a giant answer would stall the EHR and the network for no reader)."""
     evaluation = hooks.evaluate(hook_input)
-    response = CDSResponse(cards=evaluation.cards if relevant else [])
+    response = CDSResponse(cards=unique_ids(evaluation.cards) if relevant else [])
     wire = response.model_dump_json(exclude_none=True).encode()
     if max_response_bytes is not None and len(wire) > max_response_bytes:
         response = withheld(hook_input.hook_instance, len(response.cards), len(wire), max_response_bytes)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-import hooks
+from hooks.response import CDSResponse
 from service.auth import Unauthorized
 from service.cds import pipeline
 from service.cds.deps import RuntimeDep, authenticated, body
@@ -20,8 +20,8 @@ from service.cds.discovery import discovery_document
 from service.cds.errors import BadRequest, CdsError, TooManyRequests
 from service.cds.feedback import ITEM_MAX_BYTES, FeedbackRequest
 from service.cds.request import CDSRequest
-from service.cds.response import CDSResponse
 from service.config import SERVICE_ID
+from service.governance.attributes import discovery_extension
 from service.outcome import outcome
 from service.runtime import Runtime, get_runtime
 from service.storage import StoreUnavailable
@@ -33,14 +33,14 @@ router = APIRouter(tags=["CDS Hooks"])
 
 
 @cache
-def _discovery_body() -> bytes:
-    return orjson.dumps(discovery_document())
+def _discovery_body(base_url: str) -> bytes:
+    return orjson.dumps(discovery_document(discovery_extension(base_url)))
 
 
 @router.get("/cds-services", summary="Discovery", dependencies=[Depends(authenticated)])
 @router.get("/cds-services/", include_in_schema=False, dependencies=[Depends(authenticated)])
-async def discovery() -> Response:
-    return Response(_discovery_body(), media_type=JSON)
+async def discovery(runtime: RuntimeDep) -> Response:
+    return Response(_discovery_body(runtime.settings.public_base_url), media_type=JSON)
 
 
 @router.post(
@@ -57,11 +57,11 @@ async def discovery() -> Response:
 async def call_service(
     request: Request, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))], runtime: RuntimeDep
 ) -> Response:
-    settings = runtime.settings
-    result = await pipeline.run(cds_request, runtime, date.today(), max_response_bytes=settings.max_response_bytes,
-                                hook_settings=hooks.HookSettings(max_orders=settings.max_orders))
+    result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings,
+                                max_response_bytes=runtime.settings.max_response_bytes)
     request.state.hook = result.hook
     _count(runtime, result)
+    runtime.ledger.answered(result)
     if isinstance(result, pipeline.DataMissing):
         raise result.error()
     if isinstance(result, pipeline.Unrelated):
@@ -98,6 +98,7 @@ async def feedback(
         raise StoreUnavailable("the feedback store did not answer") from None
     for item in items:
         runtime.metrics.feedback.labels(item["outcome"]).inc()
+    runtime.ledger.feedback(items)
     return Response(orjson.dumps({"received": len(items), "new": stored}), media_type=JSON)
 
 

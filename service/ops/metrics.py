@@ -82,6 +82,20 @@ class Metrics:
             "cds_auth_failures_total", "Requests refused by client authentication, by failed check.", ["check"],
             registry=self.registry,
         )
+        # The card ledger (service/governance): rule ids come from the knowledge file's closed set, or "unknown".
+        self.rule_cards = Counter(
+            "cds_rule_cards_total",
+            "Ledger cards by rule and outcome: shown (a card uuid recorded for the first time), accepted or "
+            "overridden (feedback received for a ledger card).",
+            ["rule", "outcome"], registry=self.registry,
+        )
+        self.ledger_written = Counter(
+            "cds_ledger_written_rows_total", "Card ledger rows written to the store.", registry=self.registry
+        )
+        self.ledger_dropped = Counter(
+            "cds_ledger_dropped_rows_total", "Card ledger rows lost, by reason (queue-full, store-error).", ["reason"],
+            registry=self.registry,
+        )
         self.registry.register(_Forward(CONNECTIONS.registry))
 
     def render(self) -> bytes:

@@ -1,4 +1,5 @@
-"""The store protocol: card feedback and the JWT ``jti`` replay cache, durable and shared by replicas.
+"""The store protocol: card feedback, the JWT ``jti`` replay cache and the card ledger, durable and shared by
+replicas.
 
 Methods are synchronous and called from a worker thread.
 """
@@ -6,9 +7,12 @@ Methods are synchronous and called from a worker thread.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import orjson
+
+from service.storage.ledger import LedgerCard, LedgerRow
 
 
 class StoreUnavailable(Exception):
@@ -25,13 +29,31 @@ class Store(Protocol):
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Remember a token id until it expires; False if it was already seen (a replay)."""
 
-    def delete_feedback_older_than(self, cutoff: float) -> int:
-        """Delete feedback received before ``cutoff`` (epoch seconds); returns how many items were deleted."""
+    def prune_feedback(self, received_before: float) -> int:
+        """Delete feedback received before ``received_before`` (epoch seconds); returns how many items were deleted."""
 
     def ping(self) -> bool:
         """True if the store answers (readiness)."""
 
     def close(self) -> None: ...
+
+    # ------------------------------------------------------------------ card ledger (service/governance)
+    def record_cards(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+        """Record cards shown: one row per card uuid. A uuid seen again updates its row (last shown, times shown,
+        and the rule, indicator and suggestions as last shown). Returns the rows whose uuid was new."""
+
+    def card_rules(self, card_uuids: Sequence[str]) -> dict[str, str]:
+        """The rule id of each of these card uuids the ledger holds."""
+
+    def ledger_cards(self, since: float | None, until: float | None) -> Iterator[LedgerCard]:
+        """Cards first shown in ``[since, until)`` (epoch seconds; None: unbounded), ordered by uuid, each with the
+        feedback stored for its uuid. Read in pages, one short transaction each."""
+
+    def unmatched_feedback(self, since: float | None, until: float | None) -> int:
+        """Feedback items received in ``[since, until)`` for a card uuid the ledger does not hold."""
+
+    def prune_cards(self, shown_before: float) -> int:
+        """Delete the ledger rows last shown before ``shown_before`` (retention). Returns how many."""
 
 
 def feedback_key(service_id: str, item: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""PostgreSQL store (``CDS_DATABASE_URL=postgresql://...``): feedback and the ``jti`` replay cache shared by replicas.
+"""PostgreSQL store (``CDS_DATABASE_URL=postgresql://...``): feedback, the ``jti`` replay cache and the card ledger
+shared by replicas.
 
 Safe under concurrency from several threads and processes: each call borrows a connection from a small
 per-process ``psycopg_pool.ConnectionPool`` (checked before use, one short transaction per call); a call whose
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -18,6 +19,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.storage.base import feedback_row
+from service.storage.ledger import EARLIEST, LATEST, PAGE, LedgerCard, LedgerRow, collapse, group_outcomes
 
 log = logging.getLogger("axspa.store")
 T = TypeVar("T")
@@ -42,6 +44,21 @@ CREATE TABLE IF NOT EXISTS axspa_jti_seen (
     PRIMARY KEY (issuer, jti)
 );
 CREATE INDEX IF NOT EXISTS axspa_jti_seen_expiry ON axspa_jti_seen (expires_at);
+"""
+_LEDGER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS axspa_card_ledger (
+    card_uuid TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    indicator TEXT NOT NULL,
+    suggestions TEXT NOT NULL,
+    first_shown DOUBLE PRECISION NOT NULL,
+    last_shown DOUBLE PRECISION NOT NULL,
+    times_shown BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS axspa_card_ledger_first_shown ON axspa_card_ledger (first_shown);
+CREATE INDEX IF NOT EXISTS axspa_card_ledger_last_shown ON axspa_card_ledger (last_shown);
+CREATE INDEX IF NOT EXISTS axspa_feedback_card ON axspa_feedback (card);
 """
 _CLEANUP_EVERY_S = 60.0
 
@@ -83,7 +100,7 @@ class PostgresStore:
     @staticmethod
     def _create_schema(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        for statement in filter(None, (part.strip() for part in _SCHEMA.split(";"))):
+        for statement in filter(None, (part.strip() for part in (_SCHEMA + _LEDGER_SCHEMA).split(";"))):
             conn.execute(statement)
 
     # ------------------------------------------------------------------ Store protocol
@@ -145,8 +162,9 @@ class PostgresStore:
 
         return self._run(claim)
 
-    def delete_feedback_older_than(self, cutoff: float) -> int:
-        return self._run(lambda conn: conn.execute("DELETE FROM axspa_feedback WHERE received_at < %s", (cutoff,)).rowcount)
+    def prune_feedback(self, received_before: float) -> int:
+        sql = "DELETE FROM axspa_feedback WHERE received_at < %s"
+        return self._run(lambda conn: conn.execute(sql, (received_before,)).rowcount)
 
     def ping(self) -> bool:
         try:
@@ -156,3 +174,95 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close()
+
+    # ------------------------------------------------------------------ card ledger
+    def record_cards(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+        entries = collapse(rows)  # one row per uuid (ON CONFLICT cannot touch a row twice), in uuid order
+        if not entries:
+            return []
+        columns = [
+            [row.card_uuid for row, _, _ in entries], [row.rule_id for row, _, _ in entries],
+            [row.hook for row, _, _ in entries], [row.indicator for row, _, _ in entries],
+            [row.encoded_suggestions() for row, _, _ in entries], [first for _, first, _ in entries],
+            [row.shown_at for row, _, _ in entries], [times for _, _, times in entries],
+        ]
+
+        def upsert(conn: psycopg.Connection[Any]) -> dict[str, int]:
+            cursor = conn.execute(
+                """
+                INSERT INTO axspa_card_ledger AS l
+                    (card_uuid, rule_id, hook, indicator, suggestions, first_shown, last_shown, times_shown)
+                SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                                     %s::double precision[], %s::double precision[], %s::bigint[])
+                ON CONFLICT (card_uuid) DO UPDATE SET
+                    rule_id = EXCLUDED.rule_id, hook = EXCLUDED.hook, indicator = EXCLUDED.indicator,
+                    suggestions = EXCLUDED.suggestions, last_shown = GREATEST(l.last_shown, EXCLUDED.last_shown),
+                    times_shown = l.times_shown + EXCLUDED.times_shown
+                RETURNING card_uuid, times_shown
+                """,
+                columns,
+            )
+            return dict(cursor.fetchall())
+
+        totals = self._run(upsert)
+        return [row for row, _, times in entries if totals.get(row.card_uuid) == times]
+
+    def card_rules(self, card_uuids: Sequence[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(card_uuids))
+        if not wanted:
+            return {}
+
+        def select(conn: psycopg.Connection[Any]) -> dict[str, str]:
+            cursor = conn.execute(
+                "SELECT card_uuid, rule_id FROM axspa_card_ledger WHERE card_uuid = ANY(%s)", (wanted,)
+            )
+            return dict(cursor.fetchall())
+
+        return self._run(select)
+
+    def ledger_cards(self, since: float | None, until: float | None) -> Iterator[LedgerCard]:
+        bounds = (EARLIEST if since is None else since, LATEST if until is None else until)
+        after = ""
+        while True:
+
+            def page(conn: psycopg.Connection[Any], after: str = after) -> list[tuple[Any, ...]]:
+                cursor = conn.execute(
+                    """
+                    SELECT l.card_uuid, l.rule_id, l.hook, l.indicator, l.suggestions, l.first_shown, l.times_shown,
+                           f.body
+                    FROM (SELECT * FROM axspa_card_ledger
+                          WHERE first_shown >= %s AND first_shown < %s AND card_uuid > %s
+                          ORDER BY card_uuid LIMIT %s) AS l
+                    LEFT JOIN axspa_feedback AS f ON f.card = l.card_uuid
+                    ORDER BY l.card_uuid
+                    """,
+                    (*bounds, after, PAGE),
+                )
+                return cursor.fetchall()
+
+            cards = group_outcomes(self._run(page))
+            yield from cards
+            if len(cards) < PAGE:
+                return
+            after = cards[-1].card_uuid
+
+    def unmatched_feedback(self, since: float | None, until: float | None) -> int:
+        bounds = (EARLIEST if since is None else since, LATEST if until is None else until)
+
+        def count(conn: psycopg.Connection[Any]) -> int:
+            row = conn.execute(
+                """
+                SELECT count(*) FROM axspa_feedback AS f WHERE f.received_at >= %s AND f.received_at < %s
+                AND NOT EXISTS (SELECT 1 FROM axspa_card_ledger AS l WHERE l.card_uuid = f.card)
+                """,
+                bounds,
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return self._run(count)
+
+    def prune_cards(self, shown_before: float) -> int:
+        def delete(conn: psycopg.Connection[Any]) -> int:
+            return conn.execute("DELETE FROM axspa_card_ledger WHERE last_shown < %s", (shown_before,)).rowcount
+
+        return self._run(delete)

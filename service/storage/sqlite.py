@@ -1,16 +1,35 @@
-"""SQLite store (the embedded default, one process): feedback and the ``jti`` replay cache in one file."""
+"""SQLite store (the embedded default, one process): feedback, the ``jti`` replay cache and the card ledger in one
+file."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from service.storage.base import feedback_row
+from service.storage.ledger import EARLIEST, LATEST, PAGE, LedgerCard, LedgerRow, collapse, group_outcomes
+
+_LEDGER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS card_ledger (
+    card_uuid TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    indicator TEXT NOT NULL,
+    suggestions TEXT NOT NULL,
+    first_shown REAL NOT NULL,
+    last_shown REAL NOT NULL,
+    times_shown INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS card_ledger_first_shown ON card_ledger (first_shown);
+CREATE INDEX IF NOT EXISTS card_ledger_last_shown ON card_ledger (last_shown);
+CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card);
+"""
 
 
 class SqliteStore:
@@ -42,6 +61,7 @@ class SqliteStore:
             );
             """
         )
+        self._db.executescript(_LEDGER_SCHEMA)
 
     def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
         now = time.time()
@@ -79,9 +99,9 @@ class SqliteStore:
                 raise
             return cursor.rowcount == 1
 
-    def delete_feedback_older_than(self, cutoff: float) -> int:
+    def prune_feedback(self, received_before: float) -> int:
         with self._lock:
-            return self._db.execute("DELETE FROM feedback WHERE received_at < ?", (cutoff,)).rowcount
+            return self._db.execute("DELETE FROM feedback WHERE received_at < ?", (received_before,)).rowcount
 
     def ping(self) -> bool:
         try:
@@ -94,3 +114,82 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # ------------------------------------------------------------------ card ledger
+    def record_cards(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+        entries = collapse(rows)
+        if not entries:
+            return []
+        new: list[LedgerRow] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for row, first, times in entries:
+                    (total,) = self._db.execute(
+                        """
+                        INSERT INTO card_ledger VALUES (?,?,?,?,?,?,?,?)
+                        ON CONFLICT (card_uuid) DO UPDATE SET
+                            rule_id = excluded.rule_id, hook = excluded.hook, indicator = excluded.indicator,
+                            suggestions = excluded.suggestions, last_shown = max(last_shown, excluded.last_shown),
+                            times_shown = times_shown + excluded.times_shown
+                        RETURNING times_shown
+                        """,
+                        (row.card_uuid, row.rule_id, row.hook, row.indicator, row.encoded_suggestions(), first,
+                         row.shown_at, times),
+                    ).fetchone()
+                    if total == times:
+                        new.append(row)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return new
+
+    def card_rules(self, card_uuids: Sequence[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(card_uuids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):  # SQLite binds at most 32766 (older: 999) parameters
+            chunk = wanted[start:start + 500]
+            with self._lock:
+                found.update(self._db.execute(
+                    f"SELECT card_uuid, rule_id FROM card_ledger WHERE card_uuid IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall())
+        return found
+
+    def ledger_cards(self, since: float | None, until: float | None) -> Iterator[LedgerCard]:
+        after = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    """
+                    SELECT l.card_uuid, l.rule_id, l.hook, l.indicator, l.suggestions, l.first_shown, l.times_shown,
+                           f.body
+                    FROM (SELECT * FROM card_ledger WHERE first_shown >= ? AND first_shown < ? AND card_uuid > ?
+                          ORDER BY card_uuid LIMIT ?) AS l
+                    LEFT JOIN feedback AS f ON f.card = l.card_uuid
+                    ORDER BY l.card_uuid
+                    """,
+                    (EARLIEST if since is None else since, LATEST if until is None else until, after, PAGE),
+                ).fetchall()
+            cards = group_outcomes(rows)
+            yield from cards
+            if len(cards) < PAGE:
+                return
+            after = cards[-1].card_uuid
+
+    def unmatched_feedback(self, since: float | None, until: float | None) -> int:
+        with self._lock:
+            (count,) = self._db.execute(
+                """
+                SELECT count(*) FROM feedback AS f WHERE f.received_at >= ? AND f.received_at < ?
+                AND NOT EXISTS (SELECT 1 FROM card_ledger AS l WHERE l.card_uuid = f.card)
+                """,
+                (EARLIEST if since is None else since, LATEST if until is None else until),
+            ).fetchone()
+        return int(count)
+
+    def prune_cards(self, shown_before: float) -> int:
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM card_ledger WHERE last_shown < ?", (shown_before,))
+        return cursor.rowcount

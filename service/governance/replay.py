@@ -1,0 +1,501 @@
+"""``python -m service replay PATH [--order ORDER.json] [--hook H] [--workers N] [--json] [--plot FILE.svg]``.
+
+Silent mode: how often would the service fire, on which rule, for a cohort of historical records, before it is
+turned on. PATH is a file or a folder (searched recursively) of
+
+* CDS Hooks requests (as an EHR posts them; ``--order`` replaces their draft order) or patient Bundles (their
+  ``draft`` MedicationRequest, or ``--order``, is the order simulated), ``*.json`` (``--pattern`` to narrow); and/or
+* an NDJSON bulk-FHIR export (``*.ndjson``: one resource per line, any number of files per resource type, as the
+  Bulk Data ``$export`` writes them). Resources are grouped by patient (a Patient's id, the others' ``subject`` or
+  ``patient`` reference); types the hook does not read are skipped and counted. A patient's ``draft``
+  MedicationRequest is the order simulated, else ``--order`` (ordered for every patient).
+
+Each patient goes through the service's own pipeline (``service.cds.pipeline.run``: the same prefetch reader and
+``hooks.evaluate``, with the hook settings of the ``CDS_*`` environment as the service reads them) with no FHIR
+server, in a pool of ``--workers`` processes (default: every core). Nothing is written anywhere: no ledger row, no
+log line about a patient. The output counts patients, patients with cards, cards by rule (``source.topic``) and by
+indicator, the unusable inputs (named by file and line; a patient only by pseudonym) and the slowest patients (by
+pseudonym, never the patient id); ``--json`` prints it as JSON, ``--plot`` draws the alert burden per rule. A
+progress bar is drawn on stderr when stderr is a terminal (``--progress`` / ``--no-progress`` to force), so
+``--json > out.json`` in a terminal still shows it and a pipe or a CI log does not.
+
+``--engine dask`` runs the same per-patient function as a Dask bag (``service.governance.cluster``): the way to
+replay millions of patients on a cluster (README, "Governance").
+
+Exit status: 0 replayed (unusable inputs are counted, never fatal); 2 the command could not run (no such PATH,
+nothing to replay, a bad ``--order``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import heapq
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import ValidationError
+
+import hooks
+from service.cds import CdsError, CDSRequest, DataMissing, HookName, pipeline
+from service.cds.deps import describe_validation_error
+from service.config import Settings
+from service.dev.bundles import is_request, read_json, request_from_bundle, request_with_order
+from service.dev.errors import InputError
+from service.fhir.keys import SEARCH_KEY_FOR_TYPE
+from service.governance._cli import CliError, Parser, emit, iso_date, plot_path
+from service.governance.cards import rule_of
+from service.ops import pseudonym
+
+PROG = "python -m service replay"
+MAX_ERRORS = 100  # errors listed (all are counted)
+READ_TYPES = frozenset({"Patient", *SEARCH_KEY_FOR_TYPE})  # the resource types the hook reads
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# --------------------------------------------------------------------------------------- one patient
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How every patient is replayed: the order to simulate (None: each input's own draft), the hook, the date."""
+
+    order: dict[str, Any] | None = None
+    hook: HookName | None = None  # for Bundles and NDJSON (default order-select); a request keeps its own
+    today: date = field(default_factory=date.today)
+    hook_settings: hooks.HookSettings = field(default_factory=hooks.HookSettings)  # as the service is configured
+
+
+@dataclass(frozen=True, slots=True)
+class PatientResult:
+    """What one input gave: the cards as (rule, indicator), the time the pipeline took, or why it could not run."""
+
+    source: str  # the input file (relative to PATH) or "ndjson"
+    patient: str | None = None  # pseudonym
+    cards: tuple[tuple[str, str], ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+#: A patient replayed once per process before the first input, so that no real patient's time includes the
+#: first-call costs (model schemas, matchers): the "slowest patients" are slow for what their record holds.
+_WARM_UP = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in (
+    {"resourceType": "Patient", "id": "warm-up", "gender": "female", "birthDate": "1980-01-01"},
+    {"resourceType": "Condition", "id": "warm-up-as", "subject": {"reference": "Patient/warm-up"},
+     "clinicalStatus": {"coding": [{"code": "active"}]}, "code": {"text": "Ankylosing spondylitis"}},
+    {"resourceType": "MedicationStatement", "id": "warm-up-ms", "status": "completed",
+     "subject": {"reference": "Patient/warm-up"}, "medicationCodeableConcept": {"text": "etanercept"},
+     "effectivePeriod": {"start": "2020-01-01", "end": "2020-06-01"}},
+    {"resourceType": "MedicationRequest", "id": "warm-up-order", "status": "draft", "intent": "order",
+     "subject": {"reference": "Patient/warm-up"}, "medicationCodeableConcept": {"text": "adalimumab 40 mg"}},
+)]}
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process (a pipeline run with no FHIR server never waits: the loop only drives it). Its
+    creation warms the process up (see ``_WARM_UP``), in a local pool worker as on a Dask worker."""
+    global _loop
+    if _loop is None:
+        _loop = asyncio.new_event_loop()
+        hooks.warm_up()
+        replay_document(_WARM_UP, "warm-up", Options())
+    return _loop
+
+
+def _for_patient(document: dict[str, Any], patient_id: str | None, simulated: bool) -> dict[str, Any]:
+    """The request with ``patient_id`` (when known) as its patient and as the subject of a simulated order."""
+    context = document.get("context")
+    if not isinstance(context, dict):
+        return document  # refused by the request model, with the reason
+    if patient_id:
+        context["patientId"] = patient_id
+    drafts = context.get("draftOrders")
+    if simulated and isinstance(drafts, dict) and isinstance(context.get("patientId"), str):
+        for entry in drafts.get("entry") or ():
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                entry["resource"] = {**entry["resource"], "subject": {"reference": f"Patient/{context['patientId']}"}}
+    return document
+
+
+def to_request(document: Any, options: Options, patient_id: str | None = None) -> dict[str, Any]:
+    """A CDS Hooks request for ``document`` (a request or a patient Bundle), with the simulated order if any."""
+    if is_request(document):
+        request = request_with_order(document, options.order) if options.order is not None else document
+        return _for_patient(request, None, options.order is not None)
+    request = request_from_bundle(document, options.order, None, options.hook or "order-select")
+    return _for_patient(request, patient_id, options.order is not None)
+
+
+def replay_document(document: Any, source: str, options: Options, patient_id: str | None = None) -> PatientResult:
+    """Replay one request or patient Bundle through the service's pipeline (no FHIR server, nothing written)."""
+    try:
+        request = CDSRequest.model_validate(to_request(document, options, patient_id))
+    except InputError as exc:
+        return PatientResult(source, error=str(exc))
+    except ValidationError as exc:
+        return PatientResult(source, error="not a valid CDS Hooks request: " + describe_validation_error(exc, 1)[0])
+    patient = pseudonym(request.context.patientId)
+    loop = _event_loop()
+    started = time.perf_counter()
+    try:
+        outcome = loop.run_until_complete(pipeline.run(request, None, options.today, settings=options.hook_settings))
+    except CdsError as exc:
+        return PatientResult(source, patient, error=exc.messages[0])
+    except Exception as exc:  # noqa: BLE001 - counted and named; never the message (it may quote the record)
+        return PatientResult(source, patient, error=f"evaluation failed ({type(exc).__name__})")
+    seconds = time.perf_counter() - started
+    if isinstance(outcome, DataMissing):
+        return PatientResult(source, patient, seconds=seconds,
+                             error=f"required data missing: {', '.join(outcome.missing)}")
+    cards = tuple((rule_of(card), card.indicator) for card in outcome.response.cards)
+    return PatientResult(source, patient, cards, seconds)
+
+
+def replay_file(path: str, source: str, options: Options) -> PatientResult:
+    try:
+        document = read_json(Path(path), "file")
+    except InputError as exc:
+        return PatientResult(source, error=str(exc))
+    return replay_document(document, source, options)
+
+
+def replay_patient(patient_id: str, resources: list[dict[str, Any]], options: Options) -> PatientResult:
+    """Replay one patient of an NDJSON export: its resources as a collection Bundle."""
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+    return replay_document(bundle, "ndjson", options, patient_id)
+
+
+# --------------------------------------------------------------------------------------- NDJSON exports
+
+
+def patient_of(resource: dict[str, Any]) -> str | None:
+    """The patient a resource belongs to: a Patient's id, else its ``subject`` or ``patient`` reference."""
+    if resource.get("resourceType") == "Patient":
+        rid = resource.get("id")
+        return rid if isinstance(rid, str) and rid else None
+    for name in ("subject", "patient"):
+        ref = resource.get(name)
+        reference = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(reference, str) and "Patient/" in reference:
+            patient = reference.rsplit("Patient/", 1)[1].split("/", 1)[0]
+            if patient:
+                return patient
+    return None
+
+
+@dataclass
+class Export:
+    """An NDJSON export read into patients: their resources, the lines that could not be used, what was skipped."""
+
+    patients: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    errors: list[PatientResult] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # resource types the hook does not read
+
+
+def read_export(files: Iterable[tuple[Path, str]]) -> Export:
+    export = Export()
+    for path, source in files:
+        bad: list[int] = []
+        orphans = 0
+        try:
+            with path.open("rb") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        resource = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        resource = None
+                    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                        bad.append(number)
+                        continue
+                    kind = resource["resourceType"]
+                    if kind not in READ_TYPES:
+                        export.skipped[kind] += 1
+                        continue
+                    patient = patient_of(resource)
+                    if patient is None:
+                        orphans += 1
+                        continue
+                    export.patients.setdefault(patient, []).append(resource)
+        except OSError as exc:
+            export.errors.append(PatientResult(source, error=f"cannot read: {exc.strerror or exc}"))
+            continue
+        if bad:
+            export.errors.append(PatientResult(
+                source, error=f"{len(bad)} line(s) are not a FHIR resource in JSON (first: line {bad[0]})"))
+        if orphans:
+            export.errors.append(PatientResult(source, error=f"{orphans} resource(s) name no patient"))
+    return export
+
+
+# --------------------------------------------------------------------------------------- the tally
+
+
+@dataclass
+class Tally:
+    """The replay's counts, mergeable (the local pool and a Dask reduction build it the same way)."""
+
+    slowest_kept: int = 5
+    patients: int = 0
+    patients_with_cards: int = 0
+    cards_by_rule: Counter[str] = field(default_factory=Counter)
+    cards_by_indicator: Counter[str] = field(default_factory=Counter)
+    by_rule_indicator: dict[str, Counter[str]] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    error_count: int = 0
+    skipped_resources: Counter[str] = field(default_factory=Counter)
+    slowest: list[tuple[float, str, int]] = field(default_factory=list)  # min-heap of (seconds, pseudonym, cards)
+
+    def add(self, result: PatientResult) -> Tally:
+        if result.error is not None:
+            self.error_count += 1
+            if len(self.errors) < MAX_ERRORS:
+                entry = {"input": result.source, "error": result.error}
+                if result.patient:
+                    entry["patient"] = result.patient
+                self.errors.append(entry)
+            return self
+        self.patients += 1
+        if result.cards:
+            self.patients_with_cards += 1
+        for rule, indicator in result.cards:
+            self.cards_by_rule[rule] += 1
+            self.cards_by_indicator[indicator] += 1
+            self.by_rule_indicator.setdefault(rule, Counter())[indicator] += 1
+        if result.patient is not None:
+            self._keep_slow((result.seconds, result.patient, len(result.cards)))
+        return self
+
+    def _keep_slow(self, entry: tuple[float, str, int]) -> None:
+        if len(self.slowest) < self.slowest_kept:
+            heapq.heappush(self.slowest, entry)
+        elif entry > self.slowest[0]:
+            heapq.heapreplace(self.slowest, entry)
+
+    def merge(self, other: Tally) -> Tally:
+        self.patients += other.patients
+        self.patients_with_cards += other.patients_with_cards
+        self.cards_by_rule.update(other.cards_by_rule)
+        self.cards_by_indicator.update(other.cards_by_indicator)
+        for rule, counts in other.by_rule_indicator.items():
+            self.by_rule_indicator.setdefault(rule, Counter()).update(counts)
+        self.errors.extend(other.errors[: max(0, MAX_ERRORS - len(self.errors))])
+        self.error_count += other.error_count
+        self.skipped_resources.update(other.skipped_resources)
+        for entry in other.slowest:
+            self._keep_slow(entry)
+        return self
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "patients": self.patients,
+            "patients_with_cards": self.patients_with_cards,
+            "cards_by_rule": dict(sorted(self.cards_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "cards_by_indicator": dict(sorted(self.cards_by_indicator.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "errors": self.errors,
+            "error_count": self.error_count,
+            "skipped_resources": dict(sorted(self.skipped_resources.items())),
+            "slowest": [{"patient": p, "ms": round(s * 1000, 2), "cards": n}
+                        for s, p, n in sorted(self.slowest, reverse=True)],
+        }
+
+
+# --------------------------------------------------------------------------------------- inputs and the pool
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    json_files: tuple[tuple[Path, str], ...]  # (path, name relative to PATH)
+    ndjson_files: tuple[tuple[Path, str], ...]
+
+
+def find_inputs(root: Path, pattern: str = "*.json") -> Inputs:
+    if not root.exists():
+        raise CliError(f"{root} does not exist")
+    if root.is_file():
+        pair = ((root, root.name),)
+        return Inputs((), pair) if root.suffix == ".ndjson" else Inputs(pair, ())
+    json_files = tuple((p, str(p.relative_to(root))) for p in sorted(root.rglob(pattern)) if p.is_file())
+    ndjson_files = tuple((p, str(p.relative_to(root))) for p in sorted(root.rglob("*.ndjson")) if p.is_file())
+    if not json_files and not ndjson_files:
+        raise CliError(f"nothing to replay in {root}: no {pattern} and no *.ndjson file")
+    return Inputs(json_files, ndjson_files)
+
+
+def _file_task(task: tuple[str, str, Options]) -> PatientResult:
+    return replay_file(*task)
+
+
+def _patient_task(task: tuple[str, list[dict[str, Any]], Options]) -> PatientResult:
+    return replay_patient(*task)
+
+
+def _mapped(function: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
+    """``map`` in a pool of ``workers`` processes (spawned: safe whatever threads the caller runs), in order."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from map(function, tasks)
+        return
+    chunk = max(1, min(64, len(tasks) // (workers * 8)))
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        yield from pool.map(function, tasks, chunksize=chunk)
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.done = total, enabled and total > 0, 0
+        self.started = self.drawn = time.monotonic()
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.enabled and (now - self.drawn >= 0.1 or self.done == self.total):
+            self.drawn = now
+            rate = self.done / max(now - self.started, 1e-9)
+            width = 30
+            filled = width * self.done // self.total
+            eta = (self.total - self.done) / rate if rate else 0.0
+            sys.stderr.write(f"\rreplay [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                             f"{rate:,.0f}/s eta {eta:,.0f}s ")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run(inputs: Inputs, options: Options, *, workers: int = 1, slowest: int = 5, progress: bool = False,
+        each: Callable[[PatientResult], None] | None = None) -> Tally:
+    """Replay every input in a local pool; ``each`` sees every result (tests compare them with the endpoint)."""
+    tally = Tally(slowest_kept=slowest)
+    export = read_export(inputs.ndjson_files) if inputs.ndjson_files else Export()
+    tally.skipped_resources.update(export.skipped)
+    for error in export.errors:
+        tally.add(error)
+    file_tasks = [(str(path), name, options) for path, name in inputs.json_files]
+    patient_tasks = [(pid, resources, options) for pid, resources in export.patients.items()]
+    bar = Progress(len(file_tasks) + len(patient_tasks), progress)
+    try:
+        for result in _chain(_mapped(_file_task, file_tasks, workers), _mapped(_patient_task, patient_tasks, workers)):
+            tally.add(result)
+            if each is not None:
+                each(result)
+            bar.advance()
+    finally:
+        bar.close()
+    return tally
+
+
+def _chain(*iterators: Iterator[PatientResult]) -> Iterator[PatientResult]:
+    for iterator in iterators:
+        yield from iterator
+
+
+# --------------------------------------------------------------------------------------- output
+
+
+def render_text(tally: Tally, header: str) -> str:
+    data = tally.as_json()
+    patients = data["patients"]
+    with_cards = data["patients_with_cards"]
+    share = f" ({100 * with_cards / patients:.0f}%)" if patients else ""
+    lines = [header, "",
+             f"patients evaluated     {patients}",
+             f"patients with cards    {with_cards}{share}",
+             f"cards                  {sum(tally.cards_by_rule.values())}",
+             f"unusable inputs        {tally.error_count}", ""]
+    if data["cards_by_rule"]:
+        width = max(len("cards by rule"), *map(len, data["cards_by_rule"]))
+        lines.append(f"{'cards by rule':<{width}}  {'cards':>6}  {'per 100 patients':>16}  indicators")
+        for rule, n in data["cards_by_rule"].items():
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(tally.by_rule_indicator[rule].items()))
+            lines.append(f"{rule:<{width}}  {n:>6}  {100 * n / patients if patients else 0:>16.1f}  {kinds}")
+        lines.append("")
+        lines.append("cards by indicator     " + ", ".join(f"{k} {v}" for k, v in data["cards_by_indicator"].items()))
+    if data["skipped_resources"]:
+        lines.append("skipped (not read)     " + ", ".join(f"{k} {v}" for k, v in data["skipped_resources"].items()))
+    if data["slowest"]:
+        lines.append("slowest patients       " + ", ".join(
+            f"{s['patient']} {s['ms']:.1f} ms ({s['cards']} card{'s' if s['cards'] != 1 else ''})"
+            for s in data["slowest"]))
+    if data["errors"]:
+        lines += ["", f"unusable inputs ({tally.error_count}" + (", first 100 listed)" if tally.error_count > MAX_ERRORS
+                                                                  else ")")]
+        lines += [f"  {e['input']}{' (patient ' + e['patient'] + ')' if 'patient' in e else ''}: {e['error']}"
+                  for e in data["errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description=(__doc__ or "").split("\n\n")[1])
+    parser.add_argument("path", type=Path, help="a request, Bundle or NDJSON file, or a folder of them")
+    parser.add_argument("--order", type=Path, help="a MedicationRequest (JSON) ordered for every patient")
+    parser.add_argument("--hook", choices=("order-select", "order-sign"), default=None,
+                        help="hook simulated for Bundles and NDJSON (default order-select; a request keeps its own)")
+    parser.add_argument("--today", type=iso_date, default=None, help="evaluation date, YYYY-MM-DD (default: today)")
+    parser.add_argument("--pattern", default="*.json", help="JSON files to read in a folder (default *.json)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes (default: the core count; 1: in this process)")
+    parser.add_argument("--slowest", type=int, default=5, help="how many of the slowest patients to list")
+    parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+    parser.add_argument("--plot", type=plot_path, metavar="FILE", help="also draw the alert burden per rule")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="draw a progress bar on stderr (default: when stderr is a terminal)")
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="local process pool (default) or a Dask bag (the 'cluster' extra)")
+    parser.add_argument("--partitions", type=int, default=None, help="Dask partitions (default: 4 per worker)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        if args.workers < 1 or args.slowest < 0:
+            raise CliError("--workers must be at least 1 and --slowest not negative")
+        order = None
+        if args.order is not None:
+            try:
+                order = read_json(args.order, "order file")
+            except InputError as exc:
+                raise CliError(str(exc)) from None
+            if not isinstance(order, dict) or order.get("resourceType") != "MedicationRequest":
+                raise CliError("--order must be a FHIR MedicationRequest")
+        configured = hooks.HookSettings(concordant_info_card=Settings().concordant_info_card)
+        options = Options(order, args.hook, args.today or date.today(), configured)
+        inputs = find_inputs(args.path, args.pattern)
+        progress = sys.stderr.isatty() if args.progress is None else args.progress
+        if args.engine == "dask":
+            from service.governance.cluster import replay_inputs_on_dask
+
+            partitions = args.partitions or 4 * args.workers
+            tally = replay_inputs_on_dask(inputs, options, partitions=partitions, workers=args.workers,
+                                          slowest=args.slowest)
+        else:
+            tally = run(inputs, options, workers=args.workers, slowest=args.slowest, progress=progress)
+        if args.plot is not None:
+            from service.governance.plots import plot_burden
+
+            plot_burden(tally.by_rule_indicator, tally.patients, args.plot)
+    except CliError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    hook = args.hook or "each request's hook; order-select for Bundles"
+    header = (f"Silent-mode replay of {args.path} ({hook}; today {options.today}; {args.workers} worker"
+              f"{'s' if args.workers != 1 else ''}; {time.monotonic() - started:.1f} s)")
+    return emit(args.json, tally.as_json(), lambda: render_text(tally, header))
