@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cds import HOOK_URL, client, seed_request, without_prefetch
-from support import BackgroundASGIServer, LiveService, free_port
+from support import BackgroundASGIServer, LiveService
 from support.faulty_fhir import make_resource, searchset
 from support.jwt_keys import TestKey, client_entry, jwks, trusted_clients_file
 
@@ -270,33 +267,9 @@ def test_pagination_within_the_limit_is_read_completely(tmp_path, faulty_fhir):
 
 @pytest.fixture()
 def live_service(tmp_path):
-    """`python -m service` (uvicorn) in development mode with a 10 kB body limit."""
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CDS_")},
-           "CDS_ALLOW_UNAUTHENTICATED": "true", "CDS_MAX_BODY_BYTES": "10000",
-           "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "service", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"service did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    proc.stderr.close()
+    """`python -m service` (uvicorn) in development mode with a 10 kB body limit; its port."""
+    with LiveService(tmp_path, CDS_MAX_BODY_BYTES="10000") as service:
+        yield service.port
 
 
 def test_declared_oversized_body_gets_413_before_the_body_is_sent(live_service):
