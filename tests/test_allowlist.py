@@ -8,7 +8,6 @@ import json
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +21,6 @@ from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_serve
 from service.fhir.allowlist import UnsafeUrl, canonical_url
 from service.startup import startup_check
 
-REPO = Path(__file__).resolve().parent.parent
 TOKEN = "ehr-access-token-do-not-leak-7f3a"
 ENTRY = "https://ehr.example.org/fhir"
 
