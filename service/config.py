@@ -95,8 +95,9 @@ class Settings(BaseSettings):
         "then closed); also bounds the drain of a refused body.",
     )
     max_connections: int = Field(
-        2048, ge=8, description="Most open connections per process. At the limit the connections with no request "
-        "in progress are closed, oldest first, to admit new ones; a new one is refused only when none is idle.",
+        2048, ge=8, description="Most open connections per process. At the limit one is closed to admit a new one: "
+        "idle first (no request yet, or between requests), then one whose body is still arriving, oldest first; a "
+        "new one is refused only when every request has been read and awaits its answer.",
     )
     max_header_bytes: int = Field(65_536, ge=4096, description="Largest request line and headers (431 beyond).")
     backlog: int = Field(2048, ge=16, description="Listen backlog (the kernel caps it at net.core.somaxconn).")

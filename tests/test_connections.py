@@ -322,3 +322,14 @@ def test_two_workers_apply_the_same_guard(tmp_path):
         with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
             sock.sendall(b"GET /healthz HT")
             assert read_until_closed(sock).startswith(b"HTTP/1.1 408")
+
+
+def test_an_invalid_request_gets_400_and_the_connection_closes_at_once(svc):
+    before = svc.metric("cds_connections_closed_total", reason="invalid-request")
+    with connect(svc) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\x00\r\n\r\n")
+        started = time.monotonic()
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 400") and time.monotonic() - started < 0.5
+    assert svc.metric("cds_connections_closed_total", reason="invalid-request") == before + 1
+    assert "Invalid HTTP request" not in svc.log()  # counted, not logged

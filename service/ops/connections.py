@@ -129,7 +129,7 @@ class ConnectionGuard:
         self._episode: _Episode | None = None
 
     def admit(self, conn: GuardedHttpToolsProtocol) -> bool:
-        """Register a new connection, shedding an idle one at the bound; False: refused (none could be shed)."""
+        """Register a new connection, shedding an idle or slow one at the bound; False: refused (none could be shed)."""
         if len(self.open) >= self.limits.max_connections:
             episode = self._episode or self._start_episode()
             victim = next((next(iter(tier)) for tier in self._tiers if tier), None)
@@ -159,7 +159,7 @@ class ConnectionGuard:
         if self._episode is not None and len(self.open) < 0.9 * self.limits.max_connections:
             episode, self._episode = self._episode, None
             log.warning(
-                "connection limit episode over after %.0f s: %d idle connections closed, %d new connections refused",
+                "connection limit episode over after %.0f s: %d idle or slow connections closed, %d new ones refused",
                 time.monotonic() - episode.started, episode.shed, episode.refused,
                 extra={"shed": episode.shed, "refused": episode.refused},
             )
@@ -167,8 +167,8 @@ class ConnectionGuard:
     def _start_episode(self) -> _Episode:
         self._episode = _Episode(time.monotonic())
         log.warning(
-            "connection limit reached: %d connections open in this process (CDS_MAX_CONNECTIONS); closing those "
-            "with no request in progress, oldest first, to admit new ones", len(self.open),
+            "connection limit reached: %d connections open in this process (CDS_MAX_CONNECTIONS); closing idle and "
+            "slow ones, oldest first, to admit new ones", len(self.open),
             extra={"max_connections": self.limits.max_connections},
         )
         return self._episode
@@ -356,22 +356,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # ---------------------------------------------------------------- closing
     def close_requested(self) -> None:
-        """uvicorn closes the connection (an answer with ``Connection: close``, an error, a shutdown). An answer
-        given before the request's body was read is drained first (see the module docstring)."""
-        if self._closed_by is not None or self.draining:
+        """uvicorn closes the connection (an answer with ``Connection: close``, an invalid request's 400, an error,
+        a shutdown). An answer given before the request's body was read is drained first (the module docstring)."""
+        if self.draining:
             return
-        cycle = self.cycle
-        if self.phase is Phase.BODY and cycle is not None and cycle.response_complete and self._real is not None:
-            left = None if self._body_length is None else self._body_length - self._body_seen
-            if 0 < self.bounds.drain_max_bytes and (left is None or left <= self.bounds.drain_max_bytes):
-                self.draining = True
-                self._drain_left = self.bounds.drain_max_bytes
-                if self._real.can_write_eof():
-                    self._real.write_eof()  # the client reads the answer and our EOF once it has written its body
-                self._real.resume_reading()
-                return  # the body deadline still runs: it bounds the drain
-        self._closed_by = "server"
+        if self._closed_by is None and self._start_drain():
+            return
+        self._closed_by = self._closed_by or "server"
         self._shut()
+
+    def _start_drain(self) -> bool:
+        """Half-close and read the rest of the body (bounded) when the answer came before the body; False: no."""
+        cycle = self.cycle
+        if self.phase is not Phase.BODY or cycle is None or not cycle.response_complete or self._real is None:
+            return False
+        left = None if self._body_length is None else self._body_length - self._body_seen
+        if self.bounds.drain_max_bytes <= 0 or (left is not None and left > self.bounds.drain_max_bytes):
+            return False
+        self.draining = True
+        self._drain_left = self.bounds.drain_max_bytes
+        if self._real.can_write_eof():
+            self._real.write_eof()  # the client reads the answer and our EOF once it has written its body
+        self._real.resume_reading()
+        return True  # the body deadline still runs: it bounds the drain
 
     def close_by_server(self, reason: str) -> None:
         """Close now, for ``reason`` (counted in cds_connections_closed_total)."""
