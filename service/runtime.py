@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 import hooks
 from service.auth import Authenticator
+from service.cds import pipeline
 from service.config import Settings
 from service.fhir import FhirReader, FhirServer, FhirTarget, ServerPools, fhir_server_allowed
 from service.governance.attributes import source_attributes
@@ -59,8 +60,7 @@ class Runtime:
             max_pages=settings.fhir_max_pages,
             max_resources=settings.fhir_max_resources,
         )
-        hook_settings = hooks.HookSettings(concordant_info_card=settings.concordant_info_card,
-                                           max_orders=settings.max_orders)
+        hook_settings = pipeline.hook_settings(settings)
         ledger = LedgerWriter(store, metrics, queue_size=settings.ledger_queue_size,
                               retention_days=settings.ledger_retention_days).start()
         rate = settings.feedback_rate_per_min / 60

@@ -21,7 +21,7 @@ from hooks.response import Card, CDSResponse  # the hook builds typed cards: ser
 from service.cds.card_ids import unique_ids
 from service.cds.errors import BadRequest, RequiredDataMissing
 from service.cds.request import SERVED_HOOKS, CDSRequest, HookName
-from service.config import SERVICE_ID
+from service.config import SERVICE_ID, Settings
 from service.fhir import FhirServer, Resolution, required_data_missing, resolve_prefetch
 
 T = TypeVar("T")
@@ -70,6 +70,11 @@ class Evaluated:
 
 Outcome = Unrelated | DataMissing | Evaluated
 DEFAULT_SETTINGS = hooks.HookSettings()
+
+
+def hook_settings(settings: Settings) -> hooks.HookSettings:
+    """The hook's settings as the service's ``CDS_*`` settings configure them (the service and its replay)."""
+    return hooks.HookSettings(concordant_info_card=settings.concordant_info_card, max_orders=settings.max_orders)
 
 
 async def run(
