@@ -11,7 +11,8 @@ import orjson
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
-from service.cds.errors import BadRequest, UnknownService
+from service._http import is_json_content_type
+from service.cds.errors import BadRequest, UnknownService, UnsupportedMediaType
 from service.config import SERVICE_ID
 from service.runtime import Runtime, get_runtime
 
@@ -32,7 +33,10 @@ def our_service(service_id: str) -> str:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The request body, which must be a JSON object."""
+    """The request body, which must be declared as JSON (else 415, before it is read) and be a JSON object."""
+    content_type = request.headers.get("content-type")
+    if not is_json_content_type(content_type):
+        raise UnsupportedMediaType(content_type)
     raw = await request.body()
     if not raw:
         raise BadRequest("request body is empty; a JSON object is required")
