@@ -38,6 +38,12 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
+# Connection hygiene comes with `python -m service` (its HTTP protocol, service/ops/connections.py), tuned by the
+# CDS_* limits (README "Operations: limits": CDS_KEEP_ALIVE_S, CDS_HEADER_TIMEOUT_S, CDS_BODY_TIMEOUT_S,
+# CDS_MAX_CONNECTIONS per worker, CDS_MAX_HEADER_BYTES, CDS_BACKLOG, CDS_DRAIN_MAX_BYTES...). At start it raises the
+# soft file-descriptor limit to the container's hard one and logs what that allows; the limit is per process, so
+# give the container a hard `nofile` of at least CDS_MAX_CONNECTIONS + CDS_FHIR_MAX_CONNECTIONS x allowlisted servers
+# + 256 (`docker run --ulimit nofile=65536`).
 # `python -m service` checks the configuration (a one-line refusal), then runs uvicorn on the app factory
 # (service.app:create_app, --factory). sh only prepares an empty per-start metrics directory (several workers share it: /metrics sums them) and
 # expands ${WORKERS}; `exec` replaces it, so python is PID 1 and receives SIGTERM directly.

@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the tests' own key and PostgreSQL hel
 
 from support.jwt_keys import TestKey, client_entry, trusted_clients_file  # noqa: E402
 from support.postgres import TempPostgres, postgres_available  # noqa: E402
+from support.service import stop_group  # noqa: E402
 
 HOOK_PATH = "/cds-services/axspa-therapy-switch"
 PY = sys.executable
@@ -174,14 +174,7 @@ class Server:
         return cpu_seconds(self.pids())
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        stop_group(self.proc)
 
     def __enter__(self) -> Server:
         return self.start()

@@ -3,6 +3,8 @@ MedicationRequests, override reasons, and the rule that produced the card in ``s
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -54,28 +56,64 @@ def _clip(text: str, limit: int = SUMMARY_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _cell(text: str, limit: int = 90) -> str:
-    text = " ".join(text.split()).replace("|", "\\|")
-    return _clip(text, limit)
+# ------------------------------------------------------------------------------------------- inert text
+#
+# A card's detail is markdown that quotes the record (medication and condition texts, stop reasons, notes, ids) and
+# the draft. Every text piece that is not the card's own markup goes through inert(): clipped, invisible and
+# direction-changing characters removed, whitespace collapsed to one line, and every character that could start
+# markup escaped, so that it renders as exactly the text it was (a URL in a note reads as a URL, and is no link):
+#   \ ` * _ [ ] | ~ $     backslash-escaped (CommonMark renders "\x" as "x"): no emphasis, code, link, image,
+#                         table cell, strike-through or math; an escaped backslash cannot escape what follows
+#   & < >                 as entities: no raw HTML and no entity from the record
+#   . before a letter, :/ , @   backslash-escaped: the text autolinkers (GFM's, linkify's) look for is broken up
+#                               (www.x.org, x.org, https://, a@b) and renders unchanged
+#   # > + - = 1. 1)       escaped where a piece begins: it may begin a list item's line (no heading, quote, list)
+# A chain of str.replace is the fast path (str.translate leaves its ASCII fast path on any non-ASCII text).
+
+#: Longest record-derived text, per piece: a finding's account of the record, one note (the rest: an ellipsis).
+MESSAGE_MAX = 400
+NOTE_MAX = 300
+#: Most notes shown under "Uncertain in the record" (a record with thousands of malformed entries says so once).
+NOTES_SHOWN = 15
+_ESCAPED = ("\\", "`", "*", "_", "[", "]", "|", "~", "$")
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_LINKISH = re.compile(r"\.(?=[^\W\d_])|:(?=/)|@")
+_LEADING = re.compile(r"^(?:[#>+=-]|\d+(?=[.)]))")
 
 
-_INERT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]"})
-
-
-def neutralise(markdown: str) -> str:
-    """Make a detail safe to render: it quotes free text from the record, and EHRs (the sandbox among them)
-    render raw HTML in markdown. The service itself writes no HTML and no links in a detail."""
-    return markdown.translate(_INERT)
+def inert(text: str, limit: int | None = None) -> str:
+    """``text`` (from the record, the draft or the knowledge files) as markdown that renders as exactly that text,
+    with no link, image, HTML or markdown structure; clipped to ``limit`` characters first."""
+    if not text.isprintable():  # controls, zero-width and bidi characters, line and paragraph separators
+        text = "".join(c if c.isprintable() else " " if c.isspace() or unicodedata.category(c) == "Cc" else ""
+                       for c in text)
+    if "  " in text or text[:1] == " " or text[-1:] == " ":
+        text = " ".join(text.split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    for char in _ESCAPED:
+        if char in text:  # the test is cheaper than a replace that finds nothing
+            text = text.replace(char, "\\" + char)
+    for char, entity in _ENTITIES:
+        if char in text:
+            text = text.replace(char, entity)
+    text = _LINKISH.sub(r"\\\g<0>", text)
+    leading = _LEADING.match(text)
+    if leading:
+        end = leading.end()
+        text = f"{text[:end]}\\{text[end:]}" if text[:1].isdigit() else f"\\{text}"
+    return text
 
 
 def _cite(rule: Rule) -> str:
-    return f"*({rule.citation}; {rule.strength})*"
+    return f"*({inert(rule.citation)}; {inert(rule.strength)})*"
 
 
 def _line(f: Finding) -> str:
-    """What the record showed, the rule's sentence, its citation and strength."""
-    text = " ".join(part for part in (f.message, f.rule.text if f.says_rule else "") if part)
-    return f"{_cap(text)} {_cite(f.rule)}"
+    """What the record showed (clipped), the rule's sentence, its citation and strength."""
+    said = inert(_cap(f.message), MESSAGE_MAX) if f.message else ""
+    rule = inert(f.rule.text) if f.says_rule else ""
+    return " ".join(part for part in (said, rule, _cite(f.rule)) if part)
 
 
 def _main(findings: Sequence[Finding]) -> Finding:
@@ -105,8 +143,9 @@ def medication_request(drug: Drug, diagnosis: str | None, patient_id: str) -> di
     return resource
 
 
-def _delete(order: DraftOrder) -> Action:
-    return Action(type="delete", description=f"Remove the draft order ({order.label or order.ref})", resourceId=order.ref)
+def _delete(order: DraftOrder, drug: Drug) -> Action:
+    """Delete the draft, described by the drug it was read as: the draft's own text never reaches the action."""
+    return Action(type="delete", description=f"Remove the draft order for {drug.name}", resourceId=order.ref)
 
 
 def _suggestions(ci: CardInput, rule_id: str, options: Sequence[Drug], replace: bool) -> list[Suggestion]:
@@ -115,7 +154,7 @@ def _suggestions(ci: CardInput, rule_id: str, options: Sequence[Drug], replace: 
         actions = [Action(type="create", description=f"Draft order: {drug.order_text}, {drug.dose(ci.ctx.diagnosis)}",
                           resource=medication_request(drug, ci.ctx.diagnosis, ci.patient_id))]
         if replace:
-            actions.append(_delete(ci.order))
+            actions.append(_delete(ci.order, ci.drug))
         out.append(Suggestion(
             label=_clip(f"{'Replace with' if replace else 'Order'} {drug.display}, {drug.drug_class.short}", 120),
             uuid=stable_uuid(ci.hook_instance, rule_id, drug.key),
@@ -154,7 +193,8 @@ def history_table(courses: tuple[Course, ...]) -> str:
             dates += f" ({c.duration_days // 7} wk)"
         drug = c.drug_name + (f" ({', '.join(c.labels)})" if c.labels else "")
         evidence = "; ".join(c.evidence) or "—"
-        rows.append(f"| {_cell(drug, 60)} | {c.drug_class} | {dates} | {c.outcome} | {_cell(evidence)} |")
+        rows.append(f"| {inert(drug, 60)} | {inert(str(c.drug_class))} | {inert(dates)} | {inert(str(c.outcome))} "
+                    f"| {inert(evidence, 90)} |")
     return "\n".join(rows)
 
 
@@ -166,8 +206,8 @@ def _recommendation_lines(ci: CardInput, plan: Plan, already_said: frozenset[str
     kb = ci.kb
     if plan.held_by is not None:
         held = plan.held_by
-        return [f"No b/tsDMARD is suggested while {held.short} is on record: {held.message} "
-                f"{held.rule.text} {_cite(held.rule)}"]
+        said = inert(f"No b/tsDMARD is suggested while {held.short} is on record: {held.message}", MESSAGE_MAX)
+        return [f"{said} {inert(held.rule.text)} {_cite(held.rule)}"]
     if not plan.options:
         lines = [_line(plan.no_option)] if plan.no_option else []
     else:
@@ -177,15 +217,15 @@ def _recommendation_lines(ci: CardInput, plan: Plan, already_said: frozenset[str
         why = f", because {because.short} ({because.rule.cite})" if because and because.short else ""
         if plan.order and GROUP_OF_FAMILY.get(preferred.family) != plan.order[0]:
             why += f"; no {GROUP_LABEL[plan.order[0]]} is available to this patient, so {preferred.name} comes first"
-        lines = [f"Preferred: **{preferred.display}** ({preferred.drug_class.label}){why}."
-                 + (f" Alternatives: {others}." if others else "")]
+        lines = [f"Preferred: **{inert(preferred.display)}** {inert(f'({preferred.drug_class.label}){why}.')}"
+                 + (f" Alternatives: {inert(others)}." if others else "")]
     lines += [_line(f) for f in plan.basis if f.rule.id not in already_said]
     shown = {k: ex for k, ex in plan.excluded.items() if ex.rule is not None or ex.reason != "the drug being ordered"}
     if shown:
         by_reason: dict[str, list[str]] = {}
         for key, ex in sorted(shown.items()):
-            by_reason.setdefault(ex.text, []).append(kb.drugs[key].name)
-        never = "; ".join(f"{', '.join(drugs)} ({reason})" for reason, drugs in by_reason.items())
+            by_reason.setdefault(ex.text, []).append(inert(kb.drugs[key].name))
+        never = "; ".join(f"{', '.join(drugs)} ({inert(reason, MESSAGE_MAX)})" for reason, drugs in by_reason.items())
         lines.append(f"Not suggested: {never}.")
     return lines
 
@@ -194,7 +234,7 @@ def _label_lines(ci: CardInput) -> list[str]:
     """Drug-specific label warnings of the ordered drug and of the preferred option."""
     stands = all(f.loudness < 2 for f in ci.findings)
     drugs = ([ci.drug] if stands else []) + (ci.plan.options[:1] if ci.plan else [])
-    return [f"{_cap(d.name)} label: {'; '.join(d.warnings)}." for d in dict.fromkeys(drugs) if d.warnings]
+    return [inert(f"{_cap(d.name)} label: {'; '.join(d.warnings)}.") for d in dict.fromkeys(drugs) if d.warnings]
 
 
 _FIELD_WORDS = {
@@ -219,8 +259,16 @@ def uncertain_lines(ci: CardInput, found: Sequence[Finding]) -> list[str]:
     return list(dict.fromkeys(lines)) or ["Nothing noted."]
 
 
+def _notes(lines: Sequence[str]) -> list[str]:
+    """The notes as inert lines, each clipped, at most NOTES_SHOWN of them."""
+    shown = [inert(line, NOTE_MAX) for line in lines[:NOTES_SHOWN]]
+    if len(lines) > NOTES_SHOWN:
+        shown.append(f"{len(lines) - NOTES_SHOWN} more notes not shown.")
+    return shown
+
+
 def _detail(ci: CardInput, heading: str, found: Sequence[Finding], cautions: Sequence[Finding]) -> str:
-    parts = [f"**{heading}**"]
+    parts = [f"**{inert(heading)}**"]
     if found:
         parts.append("\n".join(f"- {_line(f)}" for f in found))
     if ci.plan is not None and found:
@@ -228,15 +276,15 @@ def _detail(ci: CardInput, heading: str, found: Sequence[Finding], cautions: Seq
         parts.append(_section("Recommendation", _recommendation_lines(ci, ci.plan, said)))
     if cautions and not found:
         parts.append(_section("Before starting", [_line(f) for f in cautions]))
-    parts.append(f"**Therapy history as read from the record** (diagnosis: {ci.ctx.diagnosis})\n\n"
+    parts.append(f"**Therapy history as read from the record** (diagnosis: {inert(str(ci.ctx.diagnosis))})\n\n"
                  f"{history_table(ci.ctx.courses)}")
     parts.append(_section("Also", [_line(f) for f in ci.care]))
     if found:
         parts.append(_section("Cautions", [_line(f) for f in cautions] + _label_lines(ci)))
     else:
         parts.append(_section("Label", _label_lines(ci)))
-    parts.append(_section("Uncertain in the record", uncertain_lines(ci, [*found, *cautions])))
-    return neutralise("\n\n".join(p for p in parts if p))
+    parts.append(_section("Uncertain in the record", _notes(uncertain_lines(ci, [*found, *cautions]))))
+    return "\n\n".join(p for p in parts if p)
 
 
 # ----------------------------------------------------------------------------------------------- cards
@@ -313,15 +361,31 @@ def hold_card(kb: Knowledge, hook_instance: str, hold: Finding, orders: Sequence
     suggestions = [Suggestion(
         label=_clip(f"Remove the {d.name} draft order", 120),
         uuid=stable_uuid(hook_instance, rule.id, o.ref),
-        actions=[_delete(o)],
+        actions=[_delete(o, d)],
     ) for o, d in orders]
     return Card(
         uuid=stable_uuid(hook_instance, "card", rule.id),
         summary=_clip(_cap(rule.phrase("summary").format(drugs=names))),
         indicator="critical",
-        detail=neutralise(f"**{rule.title}**\n\n- {_line(hold)}"),
+        detail=f"**{inert(rule.title)}**\n\n- {_line(hold)}",
         source=_source(kb, rule, orders[0][1]),
         suggestions=suggestions,
         selectionBehavior="at-most-one",
         overrideReasons=_override_reasons(kb),
+    )
+
+
+def unchecked_card(hook_instance: str, unchecked: Sequence[tuple[DraftOrder, Drug]], limit: int) -> Card:
+    """More relevant draft orders than one call evaluates (``HookSettings.max_orders``): say which were not checked."""
+    names = list(dict.fromkeys(drug.name for _, drug in unchecked))
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} other drugs" if len(names) > 10 else "")
+    count = f"{len(unchecked)} more relevant draft order{'s' if len(unchecked) != 1 else ''}"
+    return Card(
+        uuid=stable_uuid(hook_instance, "card", "orders-not-checked"),
+        summary=_clip(f"{count} not checked: at most {limit} per call"),
+        indicator="warning",
+        detail=f"**{inert(count)} were not checked against the therapy history.**\n\n"
+               f"- Not checked: {inert(shown)}.\n"
+               f"- The service checks at most {limit} relevant orders per call: select fewer at a time to check them.",
+        source=Source(label="axSpA therapy-switch CDS service"),
     )

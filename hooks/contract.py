@@ -75,6 +75,8 @@ class HookSettings:
 
     #: A concordant order with nothing actionable gets no card (alert fatigue); True restores an informational card.
     concordant_info_card: bool = False
+    #: Most relevant draft orders evaluated per call; beyond, one card names the orders that were not checked.
+    max_orders: int = 20
 
 
 @dataclass(frozen=True, slots=True)

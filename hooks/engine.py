@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
-from hooks.cards import CardInput, caution_card, conflict_card, hold_card
+from hooks.cards import CardInput, caution_card, conflict_card, hold_card, unchecked_card
 from hooks.contract import Evaluation, HookInput, MedicationEntry
 from hooks.history import build_history
 from hooks.knowledge import Drug, Knowledge, knowledge
@@ -68,10 +68,31 @@ def _targets(hook: str, orders: list[DraftOrder], selections: tuple[str, ...]) -
     return [o for o in orders if o.ref.split("/", 1)[-1] in wanted]
 
 
+def _unique_drafts(draft_orders: Any) -> Any:
+    """``draftOrders`` with each draft once: entries naming the same resource (type and id) are one draft, however
+    often they are repeated (10,000 copies are read and evaluated once)."""
+    entries = draft_orders.get("entry") if isinstance(draft_orders, dict) else None
+    if not isinstance(entries, list) or len(entries) < 2:
+        return draft_orders
+    seen: set[tuple[str | None, str]] = set()
+    unique = []
+    for entry in entries:
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        rid = res.get("id") if isinstance(res, dict) else None
+        if isinstance(res, dict) and isinstance(rid, str):
+            kind = res.get("resourceType")
+            key = (kind if isinstance(kind, str) else None, rid)
+            if key in seen:
+                continue
+            seen.add(key)
+        unique.append(entry)
+    return {**draft_orders, "entry": unique} if len(unique) < len(entries) else draft_orders
+
+
 def _relevant_orders(kb: Knowledge, hook: str, draft_orders: Any, selections: tuple[str, ...],
                      meds: MedicationIndex = NO_MEDICATIONS) -> list[tuple[DraftOrder, Drug]]:
     out = []
-    for order in _targets(hook, read_draft_orders(kb, draft_orders, meds), tuple(selections or ())):
+    for order in _targets(hook, read_draft_orders(kb, _unique_drafts(draft_orders), meds), tuple(selections or ())):
         drug = _relevant_drug(kb, order)
         if drug is not None:
             out.append((order, drug))
@@ -166,18 +187,22 @@ def evaluate(inp: HookInput) -> Evaluation:
     notes = list(dict.fromkeys(notes))
 
     cards: list[Card] = []
+    targets, unchecked = targets[: inp.settings.max_orders], targets[inp.settings.max_orders:]
     holds = book.holds(ctx)
     advanced = [(o, d) for o, d in targets if d.drug_class.advanced]
     if holds and advanced:
         cards.append(hold_card(kb, inp.hook_instance, holds[0], advanced))
     held = {order.ref for order, _ in advanced} if holds else set()
     care = tuple(book.advice(ctx))
+    judged: dict[str, tuple[Any, list[Any], list[Any]]] = {}  # per drug: orders of one drug are judged once
     for order, drug in targets:
-        plan = book.plan(ctx, drug)
-        found = book.conflicts(ctx, drug, plan)
-        stands = not found or all(f.loudness < 2 for f in found)  # only advice against it: the order may stand
-        starting = ([drug] if stands else []) + (plan.options if found else [])
-        cautions = book.cautions(ctx, drug, starting)
+        if drug.key not in judged:
+            plan = book.plan(ctx, drug)
+            found = book.conflicts(ctx, drug, plan)
+            stands = not found or all(f.loudness < 2 for f in found)  # only advice against it: the order may stand
+            starting = ([drug] if stands else []) + (plan.options if found else [])
+            judged[drug.key] = (plan, found, book.cautions(ctx, drug, starting))
+        plan, found, cautions = judged[drug.key]
         ci = CardInput(kb, inp.hook_instance, inp.patient_id, order, drug, ctx, tuple(found), plan, tuple(cautions),
                        care, tuple(notes + _order_notes(kb, order, drug)))
         if found:
@@ -188,4 +213,6 @@ def evaluate(inp: HookInput) -> Evaluation:
             continue  # a refill of an ongoing drug with nothing against it
         elif (card := caution_card(ci, always=inp.settings.concordant_info_card)) is not None:
             cards.append(card)
+    if unchecked:
+        cards.append(unchecked_card(inp.hook_instance, unchecked, inp.settings.max_orders))
     return Evaluation(cards=cards, history=history, diagnosis=diagnosis, notes=tuple(notes))

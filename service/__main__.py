@@ -6,7 +6,12 @@ in silent mode."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +41,7 @@ def serve(host: str, port: int, workers: int) -> int:
 
     from service.config import Settings, StartupRefused
     from service.ops import configure
+    from service.ops.connections import ConnectionLimits, GuardedHttpToolsProtocol, timeout_keep_alive
     from service.startup import check_suggestion_templates, startup_check
 
     settings = Settings()
@@ -47,6 +53,7 @@ def serve(host: str, port: int, workers: int) -> int:
     except StartupRefused as exc:
         print(f"axspa-cds: refusing to start: {exc}", file=sys.stderr)
         return 2
+    announce_fd_limit(settings)
     uvicorn.run(
         "service.app:create_app",
         factory=True,
@@ -55,8 +62,30 @@ def serve(host: str, port: int, workers: int) -> int:
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        # Connection hygiene (README "Operations: limits"): uvicorn's httptools protocol with read timeouts, a
+        # connection bound that sheds idle connections first, a drained 413 and quiet disconnects. Each worker
+        # reads its limits from the same CDS_* settings. Not limit_concurrency: it counts idle connections and
+        # answers 503 to new requests, so a slowloris holding the connections would lock trusted clients out.
+        http=GuardedHttpToolsProtocol,
+        ws="none",
+        timeout_keep_alive=timeout_keep_alive(ConnectionLimits.from_settings(settings)),
+        backlog=settings.backlog,
     )
     return 0
+
+
+def announce_fd_limit(settings: Settings) -> None:
+    """Raise the soft file-descriptor limit to the hard one (the workers inherit it) and say what it allows."""
+    from service.ops.connections import connection_budget, raise_fd_limit
+
+    log = logging.getLogger("axspa.connections")
+    before, soft, hard = raise_fd_limit()
+    budget = connection_budget(settings.max_connections, settings.fhir_max_connections, len(settings.fhir_allowlist))
+    log.info("file descriptors: soft limit %d%s, hard limit %d; at most %d client connections per process",
+             soft, f" (raised from {before})" if soft != before else "", hard, budget)
+    if budget < settings.max_connections:
+        log.warning("CDS_MAX_CONNECTIONS=%d is more than the file-descriptor limit allows: %d per process "
+                    "(raise the hard limit, ulimit -Hn, to allow more)", settings.max_connections, budget)
 
 
 if __name__ == "__main__":

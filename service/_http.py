@@ -1,4 +1,4 @@
-"""Small helpers for the service's outbound HTTP reads (FHIR server, JWKS hosts)."""
+"""Small HTTP helpers: the JSON media types the service accepts, bounded outbound reads (FHIR server, JWKS hosts)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,24 @@ import httpx
 
 #: Hosts that may be reached over plain http (tests, development).
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Request bodies the service reads: JSON (RFC 8259: UTF-8), as ``application/json`` or ``application/fhir+json``.
+JSON_MEDIA_TYPES = ("application/json", "application/fhir+json")
+
+
+def is_json_content_type(header: str | None) -> bool:
+    """``application/json`` or ``application/fhir+json``, parameters allowed (a charset only if it is UTF-8).
+
+    Anything else (``text/plain``, a form, no header) is refused: those are the bodies a browser sends
+    cross-site without a CORS preflight.
+    """
+    media, *params = (header or "").split(";")
+    if media.strip().lower() not in JSON_MEDIA_TYPES:
+        return False
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
 
 
 async def read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:

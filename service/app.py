@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from service.auth import Unauthorized
@@ -25,6 +26,7 @@ from service.governance import routes as governance
 from service.ops import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from service.outcome import outcome
 from service.runtime import Runtime
+from service.storage import StoreUnavailable
 
 log = logging.getLogger("axspa.app")
 JSON = "application/json"
@@ -47,7 +49,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error", extra={"path": request.url.path})
         return outcome(500, "exception", "internal error; the event has been logged")
 
-    handlers: dict[Any, Any] = {Exception: unexpected, Unauthorized: cds.refused, CdsError: cds.cds_error}
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        response = outcome(503, "transient", f"{exc}; try again shortly")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client went away while its body was read: nobody reads this answer. The HTTP protocol
+        # (service.ops.connections) counts it in cds_client_disconnects_total; no log line, no traceback.
+        return Response(status_code=499)
+
+    handlers: dict[Any, Any] = {
+        Exception: unexpected, Unauthorized: cds.refused, CdsError: cds.cds_error,
+        StoreUnavailable: store_unavailable, ClientDisconnect: client_gone,
+    }
     app = FastAPI(
         title="axSpA therapy-switch CDS Hooks service",
         version="0.1.0",
@@ -74,7 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(cds.router)
     app.include_router(governance.router)
-    app.include_router(preview.router)
+    if settings.allow_unauthenticated:  # a development tool: never mounted in production
+        app.include_router(preview.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -82,7 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       feedback_max_bytes=settings.feedback_max_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -92,6 +92,53 @@ class Settings(BaseSettings):
         "(cds_ledger_dropped_rows_total) and the answers are unaffected.",
     )
 
+    # Limits against hostile or broken clients (README "Operations: limits"). Connection settings apply to
+    # `python -m service` (its HTTP protocol, service.ops.connections); the others to any server.
+    keep_alive_s: float = Field(
+        5.0, gt=0, le=300, description="A connection with no request in progress (before its first request, and "
+        "between requests) is closed after this many seconds.",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Most seconds from the first byte of a request to the end of its headers "
+        "(408, then the connection is closed).",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Most seconds from the end of the headers to the end of the body (408, "
+        "then closed); also bounds the drain of a refused body.",
+    )
+    max_connections: int = Field(
+        2048, ge=8, description="Most open connections per process. At the limit one is closed to admit a new one: "
+        "idle first (no request yet, or between requests), then one whose body is still arriving, oldest first; a "
+        "new one is refused only when every request has been read and awaits its answer.",
+    )
+    max_header_bytes: int = Field(65_536, ge=4096, description="Largest request line and headers (431 beyond).")
+    backlog: int = Field(2048, ge=16, description="Listen backlog (the kernel caps it at net.core.somaxconn).")
+    drain_max_bytes: int = Field(
+        10_000_000, ge=0, description="After an answer sent before the body was read (413), up to this many body "
+        "bytes are read and discarded so that a client that writes its whole body first can read the answer.",
+    )
+    fhir_max_connections: int = Field(
+        100, ge=1, description="Most connections to one FHIR server origin (its own pool): a server that hangs "
+        "exhausts only its own share.",
+    )
+    max_orders: int = Field(
+        20, ge=1, le=1000, description="Most relevant draft orders evaluated per call (identical drafts count "
+        "once); beyond, one card names the orders that were not checked.",
+    )
+    max_response_bytes: int = Field(
+        2_000_000, ge=4096, description="Largest hook response; beyond it one small card says the answer was "
+        "withheld.",
+    )
+    feedback_max_bytes: int = Field(65_536, ge=1024, description="Largest feedback request body (413 beyond).")
+    feedback_max_items: int = Field(100, ge=1, description="Most feedback items in one request (400 beyond).")
+    feedback_rate_per_min: float = Field(
+        600, gt=0, description="Feedback items accepted per client (JWT `iss`; the remote address in development "
+        "mode) per minute and process; bursts up to 10 s' worth (at least one full request). 429 beyond.",
+    )
+    feedback_retention_days: float = Field(
+        365, ge=0, description="Stored feedback older than this is deleted (checked hourly); 0 keeps it forever.",
+    )
+
     @field_validator("fhir_allowlist", "fhir_allow_http_hosts", "cors_origins", "jwt_algorithms", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

@@ -22,6 +22,7 @@ REPO_ROOT = TESTS_DIR.parent
 if str(TESTS_DIR) not in sys.path:  # `support` is importable under any pytest import mode
     sys.path.insert(0, str(TESTS_DIR))
 
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from support import (  # noqa: E402
     FaultyFhir,
     RecordingProxy,
@@ -32,7 +33,13 @@ from support import (  # noqa: E402
     sekmet_available,
 )
 from support.fhir_server import SEKMET_BIN  # noqa: E402
-from support.policy import in_ci, missing_infra  # noqa: E402,F401
+from support.policy import in_ci, missing_infra  # noqa: E402
+
+# Property tests explore new examples on every local run (a counterexample is kept in .hypothesis/ and replayed);
+# under CI the examples are derived from each test, so a green commit stays green and CI is never flaky.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if in_ci():
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:

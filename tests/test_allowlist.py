@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from cds import HOOK_URL, client, seed_request, without_prefetch
-from support import BackgroundASGIServer, free_port
+from support import BackgroundASGIServer, LiveService
 from support.faulty_fhir import make_resource, searchset
+from support.jwt_keys import TestKey, client_entry, jwks, trusted_clients_file
 
 from service.config import Settings, StartupRefused
 from service.fhir import Deadline, FhirError, FhirReader, FhirTarget, fhir_server_allowed
+from service.fhir.allowlist import UnsafeUrl, canonical_url
 from service.startup import startup_check
 
-REPO = Path(__file__).resolve().parent.parent
 TOKEN = "ehr-access-token-do-not-leak-7f3a"
 ENTRY = "https://ehr.example.org/fhir"
 
@@ -267,33 +265,9 @@ def test_pagination_within_the_limit_is_read_completely(tmp_path, faulty_fhir):
 
 @pytest.fixture()
 def live_service(tmp_path):
-    """`python -m service` (uvicorn) in development mode with a 10 kB body limit."""
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CDS_")},
-           "CDS_ALLOW_UNAUTHENTICATED": "true", "CDS_MAX_BODY_BYTES": "10000",
-           "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "service", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"service did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    proc.stderr.close()
+    """`python -m service` (uvicorn) in development mode with a 10 kB body limit; its port."""
+    with LiveService(tmp_path, CDS_MAX_BODY_BYTES="10000") as service:
+        yield service.port
 
 
 def test_declared_oversized_body_gets_413_before_the_body_is_sent(live_service):
@@ -324,3 +298,160 @@ def test_body_under_the_limit_is_processed(live_service):
     response = httpx.post(f"http://127.0.0.1:{live_service}{HOOK_URL}", content=b"[]", timeout=10,
                           headers={"Content-Type": "application/json"})
     assert response.status_code == 400
+
+
+# --------------------------------------------------------------------------- canonical URLs (what is checked is sent)
+
+CANONICAL = [
+    ("https://EHR.Example.org:443/fhir//Patient/./p1", "https://ehr.example.org/fhir/Patient/p1"),
+    ("https://ehr.example.org/fhir/a/../Condition?patient=p&_page=2",
+     "https://ehr.example.org/fhir/Condition?patient=p&_page=2"),
+    ("https://ehr.example.org/fhir/%7e%41x", "https://ehr.example.org/fhir/~Ax"),
+    ("https://ehr.example.org/fhir/a%c3%a9", "https://ehr.example.org/fhir/a%C3%A9"),
+    ("http://127.0.0.1:8080/fhir/", "http://127.0.0.1:8080/fhir/"),
+    ("https://ehr.example.org/fhir/Observation?code=http://loinc.org|1988-5",
+     "https://ehr.example.org/fhir/Observation?code=http://loinc.org|1988-5"),
+]
+UNSAFE = [
+    "https://ehr.example.org/fhir/../../admin",  # above the root
+    "https://ehr.example.org/fhir/%2e%2e/admin",
+    "https://ehr.example.org/fhir/%2E/x",
+    "https://ehr.example.org/fhir%2f..%2fadmin",
+    "https://ehr.example.org/fhir/..;/admin",  # Tomcat and friends read '..;' as '..'
+    "https://ehr.example.org/fhir/.;x/admin",
+    "https://ehr.example.org/fhir/%252e%252e/admin",  # double-encoded
+    "https://ehr.example.org/fhir/a%5cb",
+    "https://ehr.example.org/fhir/a%3bb",
+    "https://ehr.example.org/fhir\\..\\admin",
+    "https://ehr.example.org/fhir/a%zz",
+    "https://user@ehr.example.org/fhir",
+    "https://ehr.example.org/fhir#x",
+    "https://ehr.example.org/fhir/a b",
+    "https://ehr.example.org/fhir/é",
+    "https://ehr.example.org/fhir/\"x\"",  # httpx would send %22: not what was checked
+    "ftp://ehr.example.org/fhir",
+]
+
+
+@pytest.mark.parametrize(("url", "canonical"), CANONICAL)
+def test_urls_are_brought_to_one_canonical_form(url, canonical):
+    assert str(canonical_url(url)) == canonical
+
+
+@pytest.mark.parametrize("url", UNSAFE)
+def test_urls_servers_disagree_about_are_refused(url):
+    with pytest.raises(UnsafeUrl):
+        canonical_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "owned"),
+    [
+        ("https://ehr.example.org/fhir/../admin/x", False),  # the issue's next link: /admin/x once resolved
+        ("https://ehr.example.org/fhir/Condition/../../admin", False),
+        ("https://ehr.example.org/fhir/..;/admin/x", False),
+        ("https://ehr.example.org/fhir/%2e%2e/admin/x", False),
+        ("https://ehr.example.org/fhir/", False),  # the base itself: never a read
+        ("https://ehr.example.org/fhir/Patient/..", False),
+        ("https://ehr.example.org/fhir/Condition/../Patient/p1", True),
+        ("https://ehr.example.org//fhir//Condition?_page=2", True),
+    ],
+)
+def test_fhir_target_checks_the_canonical_url(url, owned):
+    assert FhirTarget("https://ehr.example.org/fhir", TOKEN).owns(url) is owned
+
+
+DOT_LINKS = ["{base}/../admin/x", "{base}/Condition/../../admin/x", "{base}/..;/admin/x", "{base}/%2e%2e/admin/x"]
+
+
+@pytest.mark.parametrize("link", DOT_LINKS)
+def test_a_next_link_with_dot_segments_never_takes_the_token_out_of_the_base(link):
+    """Real sockets: what the server receives is what was checked; nothing reaches /admin."""
+    seen: list[tuple[str, str | None]] = []
+
+    async def ehr_app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        headers = dict(scope["headers"])
+        wire = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        seen.append((wire.decode(), (headers.get(b"authorization") or b"").decode() or None))
+        base = f"http://127.0.0.1:{scope['server'][1]}/fhir"
+        body = json.dumps(searchset([make_resource("Condition", "c1")],
+                                    links=[{"relation": "next", "url": link.format(base=base)}])).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/fhir+json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    with BackgroundASGIServer(ehr_app) as ehr:
+        async def run():
+            async with httpx.AsyncClient() as http:
+                reader = FhirReader(http, max_bytes=1_000_000, max_pages=10)
+                with pytest.raises(FhirError, match="outside the FHIR server|not plain"):
+                    await reader.search(FhirTarget(f"{ehr.url}/fhir", TOKEN), f"{ehr.url}/fhir/Condition?patient=x",
+                                        Deadline(5))
+
+        asyncio.run(run())
+    assert seen == [("/fhir/Condition?patient=x", f"Bearer {TOKEN}")]
+
+
+@pytest.mark.parametrize("patient_id", [".", ".."])
+def test_a_dot_patient_id_is_400_and_never_reaches_a_url(tmp_path, faulty_fhir, patient_id):
+    fhir = seeded(faulty_fhir)
+    with client(tmp_path, fhir_allowlist=[fhir.base_url]) as api:
+        request = without_prefetch(seed_request())
+        request["context"]["patientId"] = patient_id
+        response = hook_call(api, fhir.base_url, context=request["context"])
+    assert response.status_code == 400 and "patientId" in response.text
+    assert fhir.requests == []
+
+
+# --------------------------------------------------------------------------- one pool per FHIR server
+
+
+def test_a_hanging_fhir_server_exhausts_only_its_own_pool(tmp_path, faulty_fhir):
+    """25 calls stuck on one allowlisted server that never answers; meanwhile calls to a healthy server are served,
+    and a JWKS fetch (its own client) goes through. Real sockets, `python -m service` in production mode."""
+    hanging = faulty_fhir("hang", hang_seconds=10)
+    healthy = seeded(faulty_fhir)
+    keys = {"a": TestKey.ec384("ehr-a-kid"), "b": TestKey.ec384("ehr-b-kid")}
+    jwks_hits: list[str] = []
+
+    async def jwks_app(scope, receive, send):
+        if scope["type"] == "http":
+            jwks_hits.append(scope["path"])
+            key = keys[scope["path"].rsplit("/", 1)[-1]]
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": json.dumps(jwks(key)).encode()})
+
+    with BackgroundASGIServer(jwks_app) as jwks_host:
+        clients = trusted_clients_file(tmp_path, [client_entry(f"https://ehr-{n}.example.org", jku=[f"{jwks_host.url}/{n}"])
+                                                  for n in keys])
+        env = {"CDS_ALLOW_UNAUTHENTICATED": "false", "CDS_TRUSTED_CLIENTS": str(clients),
+               "CDS_FHIR_ALLOWLIST": f"{hanging.base_url},{healthy.base_url}", "CDS_FHIR_TIMEOUT_S": "3",
+               "CDS_FHIR_MAX_CONNECTIONS": "20"}
+        with LiveService(tmp_path, **env) as svc:
+            def call(fhir_base: str, issuer: str) -> int:
+                request = without_prefetch(seed_request())
+                request["fhirServer"] = fhir_base
+                request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                                                "scope": "patient/*.read", "subject": "axspa-cds"}
+                token = keys[issuer].mint(iss=f"https://ehr-{issuer}.example.org", aud=f"{svc.url}{HOOK_URL}")
+                return httpx.post(f"{svc.url}{HOOK_URL}", json=request, timeout=20,
+                                  headers={"Authorization": f"Bearer {token}"}).status_code
+
+            assert call(healthy.base_url, "a") == 200  # issuer a's keys are fetched and cached
+            with ThreadPoolExecutor(30) as pool:
+                stuck = [pool.submit(call, hanging.base_url, "a") for _ in range(25)]
+                deadline = time.monotonic() + 5
+                while len(hanging.requests) < 20 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                started = time.monotonic()
+                served = [pool.submit(call, healthy.base_url, "b").result() for _ in range(5)]  # b: a first fetch
+                healthy_s = time.monotonic() - started
+                held = len(hanging.requests)  # before any stuck call's budget ends: what its pool let through
+                stuck_statuses = [f.result() for f in stuck]
+    assert served == [200] * 5, served
+    assert healthy_s < 2.5, healthy_s  # never waited on the hanging server's pool (its calls wait 3 s)
+    assert stuck_statuses == [412] * 25  # the hanging server's own calls: unobtainable data, never a 5xx
+    assert held == 20  # its pool is bounded (CDS_FHIR_MAX_CONNECTIONS): the other 130 reads waited for it
+    assert jwks_hits == ["/a", "/b"]  # b's keys were fetched while the hanging server's pool was full

@@ -18,7 +18,8 @@ Checks, in order (the first failure names the check; the caller answers 401 with
     ``lifetime-too-long`` (exp - iat > 5 min); 60 s of clock skew tolerated
 12. ``unknown-kid``, ``jwks-unavailable``, ``key-alg-mismatch``: no key of that client to verify with
 13. ``bad-signature``      (PyJWT then re-verifies exp/iat/nbf on the verified payload)
-14. ``replay``             the (iss, jti) pair was seen before (claimed only after the signature verified)
+14. ``replay``             the (iss, jti) pair was seen before (claimed only after the signature verified);
+                           a store that does not answer is a :class:`~service.storage.StoreUnavailable` (503)
 
 Steps 8-11 read the still-unverified payload: they can only refuse, and refusing early means an expired or
 misaddressed token never causes a JWKS fetch. Nothing here ever logs the token.
@@ -41,7 +42,7 @@ from service.auth.clients import load_trusted_clients
 from service.auth.errors import Unauthorized
 from service.auth.keys import KeyStore, TrustedClient, accepted_algorithms
 from service.config import Settings
-from service.storage import Store
+from service.storage import Store, StoreUnavailable
 
 log = logging.getLogger("axspa.auth")
 
@@ -163,9 +164,9 @@ class Authenticator:
         expires = _number(claims, "exp") + self.skew
         try:
             fresh = await run_in_threadpool(self.store.claim_jti, iss, claims["jti"], expires)
-        except Exception:
-            log.exception("jti store unavailable; refusing the call")
-            raise Unauthorized("replay-store-unavailable") from None
+        except Exception as exc:  # noqa: BLE001 - any store failure: the call cannot be checked, 503 (not 401)
+            log.warning("jti store unavailable; the call is answered 503", extra={"error": type(exc).__name__})
+            raise StoreUnavailable("the replay store did not answer") from None
         if not fresh:
             raise Unauthorized("replay")
         return claims

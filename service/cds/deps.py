@@ -11,8 +11,9 @@ import orjson
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from service._http import is_json_content_type
 from service.cds.discovery import hooks_served
-from service.cds.errors import BadRequest, UnknownService
+from service.cds.errors import BadRequest, UnknownService, UnsupportedMediaType
 from service.runtime import Runtime, get_runtime
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -32,7 +33,10 @@ def our_service(service_id: str, runtime: RuntimeDep) -> str:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The request body, which must be a JSON object."""
+    """The request body, which must be declared as JSON (else 415, before it is read) and be a JSON object."""
+    content_type = request.headers.get("content-type")
+    if not is_json_content_type(content_type):
+        raise UnsupportedMediaType(content_type)
     raw = await request.body()
     if not raw:
         raise BadRequest("request body is empty; a JSON object is required")

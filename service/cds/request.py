@@ -45,6 +45,13 @@ class OrderContext(Open):
     selections: list[str] | None = None
     draftOrders: dict[str, Any]
 
+    @field_validator("patientId")
+    @classmethod
+    def _not_a_dot_segment(cls, value: str) -> str:
+        if value in (".", ".."):  # a valid FHIR id, but Patient/.. is the server's base and Patient/. a search
+            raise ValueError("patientId must not be '.' or '..'")
+        return value
+
     @field_validator("draftOrders")
     @classmethod
     def _draft_orders_is_bundle(cls, value: dict[str, Any]) -> dict[str, Any]:

@@ -17,12 +17,13 @@ from service.auth import Unauthorized
 from service.cds import pipeline
 from service.cds.deps import RuntimeDep, authenticated, body
 from service.cds.discovery import DiscoveryMode, discovery_document, hooks_served, listed_id
-from service.cds.errors import BadRequest, CdsError
-from service.cds.feedback import FeedbackRequest
+from service.cds.errors import BadRequest, CdsError, TooManyRequests
+from service.cds.feedback import ITEM_MAX_BYTES, FeedbackRequest
 from service.cds.request import CDSRequest
 from service.governance.attributes import discovery_extension
 from service.outcome import outcome
 from service.runtime import Runtime, get_runtime
+from service.storage import StoreUnavailable
 
 log = logging.getLogger("axspa.app")
 JSON = "application/json"
@@ -66,7 +67,8 @@ async def call_service(
     runtime: RuntimeDep,
 ) -> Response:
     _check_hook_for_service(service_id, cds_request, runtime.settings.discovery_mode)
-    result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings)
+    result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings,
+                                max_response_bytes=runtime.settings.max_response_bytes)
     request.state.hook = result.hook
     _count(runtime, result)
     runtime.ledger.answered(result)
@@ -85,10 +87,25 @@ async def call_service(
     },
 )
 async def feedback(
-    service_id: str, parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))], runtime: RuntimeDep
+    request: Request, service_id: str, parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))], runtime: RuntimeDep
 ) -> Response:
+    limit = runtime.settings.feedback_max_items
+    if len(parsed.feedback) > limit:
+        raise BadRequest(f"feedback: at most {limit} items per request (got {len(parsed.feedback)})")
     items = [item.model_dump(mode="json", exclude_none=True) for item in parsed.feedback]
-    stored = await run_in_threadpool(runtime.store.record_feedback, service_id, items)
+    for index, item in enumerate(items):
+        if len(orjson.dumps(item)) > ITEM_MAX_BYTES:
+            raise BadRequest(f"feedback.{index}: larger than {ITEM_MAX_BYTES} bytes (extensions included)")
+    # Per client: the JWT issuer in production; the remote address in development mode (no issuer).
+    client = getattr(request.state, "client_iss", None) or f"addr:{request.client.host if request.client else '?'}"
+    wait = runtime.feedback_limiter.take(client, len(items))
+    if wait:
+        raise TooManyRequests("feedback items", wait)
+    try:
+        stored = await run_in_threadpool(runtime.store.record_feedback, service_id, items)
+    except Exception as exc:  # noqa: BLE001 - any store failure: nothing was stored, 503 (never a 500 traceback)
+        log.warning("feedback store unavailable; the call is answered 503", extra={"error": type(exc).__name__})
+        raise StoreUnavailable("the feedback store did not answer") from None
     for item in items:
         runtime.metrics.feedback.labels(item["outcome"]).inc()
     runtime.ledger.feedback(items)
@@ -122,4 +139,6 @@ async def refused(request: Request, exc: Unauthorized) -> Response:
 
 
 async def cds_error(request: Request, exc: CdsError) -> Response:
-    return outcome(exc.status, exc.code, *exc.messages)
+    response = outcome(exc.status, exc.code, *exc.messages)
+    response.headers.update(exc.headers)
+    return response

@@ -3,10 +3,10 @@
 The page lets a developer or a clinician reviewer pick a fixture patient (``fhir_fixtures/``) or paste a patient
 Bundle / CDS Hooks request, pick the order, and see the cards the REAL hook endpoint returns, rendered the way an
 EHR shows them. The page's JavaScript POSTs the CDS Hooks request to ``/cds-services/axspa-therapy-switch``
-itself; nothing here evaluates anything. In production (JWT required) that call is refused with 401 and the page
-says so: the preview is a development tool.
+itself; nothing here evaluates anything. It is a development tool: the app mounts it only in development mode.
 
-Routes (no authentication: they only expose the synthetic test fixtures and the drug catalogue):
+Routes, mounted only in development mode (``CDS_ALLOW_UNAUTHENTICATED=true``; in production they do not exist, 404),
+without authentication (they only expose the synthetic test fixtures and the drug catalogue):
 
 * ``GET /``                          the page (static HTML; ``/preview/static/app.js`` and ``.../style.css``)
 * ``GET /preview/cases``             fixture cases: id, rule, description, patient, orders, expected outcome;
@@ -33,6 +33,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hooks.knowledge import RXNORM, knowledge
+from service._http import is_json_content_type
 from service.dev.bundles import is_request, request_from_bundle, request_with_order
 from service.dev.errors import InputError
 
@@ -158,6 +159,8 @@ async def case(rule: str, case: str) -> Response:
 @router.post("/preview/request")
 async def build_request(request: Request) -> Response:
     """Turn a pasted patient Bundle (or request) + optional order into a CDS Hooks request for the page."""
+    if not is_json_content_type(request.headers.get("content-type")):
+        return _error(415, "Content-Type must be application/json")
     raw = await request.body()
     if len(raw) > MAX_PASTE_BYTES:
         return _error(413, f"larger than {MAX_PASTE_BYTES} bytes")

@@ -1,7 +1,7 @@
 """The FHIR side: the prefetch keys, resolving them (prefetch or the EHR's FHIR server), and where the token may go."""
 
 from service.fhir.allowlist import check_allowlist, fhir_server_allowed
-from service.fhir.client import Deadline, FhirReader, FhirServer, FhirTarget
+from service.fhir.client import Deadline, FhirReader, FhirServer, FhirTarget, ServerPools
 from service.fhir.errors import FhirError
 from service.fhir.keys import PREFETCH_KEYS, PrefetchKey, required_data_missing, templates
 from service.fhir.prefetch import Resolution, resolve_prefetch
@@ -15,6 +15,7 @@ __all__ = [
     "FhirTarget",
     "PrefetchKey",
     "Resolution",
+    "ServerPools",
     "check_allowlist",
     "fhir_server_allowed",
     "required_data_missing",

@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise CliError(str(exc)) from None
             if not isinstance(order, dict) or order.get("resourceType") != "MedicationRequest":
                 raise CliError("--order must be a FHIR MedicationRequest")
-        configured = hooks.HookSettings(concordant_info_card=Settings().concordant_info_card)
+        configured = pipeline.hook_settings(Settings())
         options = Options(order, args.hook, args.today or date.today(), configured)
         inputs = find_inputs(args.path, args.pattern)
         progress = sys.stderr.isatty() if args.progress is None else args.progress

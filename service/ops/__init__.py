@@ -3,6 +3,7 @@
 from service.ops.logs import QUIET_LOGGERS, JsonFormatter, configure, pseudonym, quiet_outbound_loggers
 from service.ops.metrics import Metrics
 from service.ops.middleware import BodyLimitMiddleware, MetricsMiddleware
+from service.ops.ratelimit import RateLimiter
 
 __all__ = [
     "QUIET_LOGGERS",
@@ -10,6 +11,7 @@ __all__ = [
     "JsonFormatter",
     "Metrics",
     "MetricsMiddleware",
+    "RateLimiter",
     "configure",
     "pseudonym",
     "quiet_outbound_loggers",

@@ -3,11 +3,46 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ConnectionMetrics:
+    """What the HTTP protocol counts (service.ops.connections), below any app: one set per process, shown by every
+    app's ``/metrics``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.disconnects = Counter(
+            "cds_client_disconnects_total", "Clients that went away mid-request, by stage (headers, body, response).",
+            ["stage"], registry=self.registry,
+        )
+        self.closed = Counter(
+            "cds_connections_closed_total", "Connections the server closed, by reason (idle-timeout, header-timeout, "
+            "body-timeout, header-too-large, invalid-request, shed, refused, drained, drain-limit).",
+            ["reason"], registry=self.registry,
+        )
+        self.open = Gauge(
+            "cds_connections_open", "Open client connections.", registry=self.registry, multiprocess_mode="livesum",
+        )
+
+
+CONNECTIONS = ConnectionMetrics()
+
+
+class _Forward:
+    """A collector that shows another registry's metrics (the process-wide connection metrics in an app's)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self._registry.collect()
 
 
 class Metrics:
@@ -61,6 +96,7 @@ class Metrics:
             "cds_ledger_dropped_rows_total", "Card ledger rows lost, by reason (queue-full, store-error).", ["reason"],
             registry=self.registry,
         )
+        self.registry.register(_Forward(CONNECTIONS.registry))
 
     def render(self) -> bytes:
         """This process's metrics; with several workers (PROMETHEUS_MULTIPROC_DIR set) every worker's, summed."""

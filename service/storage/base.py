@@ -15,6 +15,10 @@ import orjson
 from service.storage.ledger import LedgerCard, LedgerRow
 
 
+class StoreUnavailable(Exception):
+    """The store did not answer (connection refused, pool exhausted, database locked): the call gets 503."""
+
+
 class Store(Protocol):
     def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
         """Store feedback items; repeats of an identical item are ignored. Returns how many were new."""
@@ -24,6 +28,9 @@ class Store(Protocol):
 
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Remember a token id until it expires; False if it was already seen (a replay)."""
+
+    def prune_feedback(self, received_before: float) -> int:
+        """Delete feedback received before ``received_before`` (epoch seconds); returns how many items were deleted."""
 
     def ping(self) -> bool:
         """True if the store answers (readiness)."""

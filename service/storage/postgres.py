@@ -162,6 +162,10 @@ class PostgresStore:
 
         return self._run(claim)
 
+    def prune_feedback(self, received_before: float) -> int:
+        sql = "DELETE FROM axspa_feedback WHERE received_at < %s"
+        return self._run(lambda conn: conn.execute(sql, (received_before,)).rowcount)
+
     def ping(self) -> bool:
         try:
             return self._run(lambda conn: conn.execute("SELECT 1").fetchone() == (1,))

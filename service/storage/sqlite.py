@@ -99,6 +99,10 @@ class SqliteStore:
                 raise
             return cursor.rowcount == 1
 
+    def prune_feedback(self, received_before: float) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM feedback WHERE received_at < ?", (received_before,)).rowcount
+
     def ping(self) -> bool:
         try:
             with self._lock:

@@ -30,7 +30,7 @@ from axspa_builders import (
 )
 
 from fhir_fixtures import builders
-from hooks.cards import neutralise
+from hooks.cards import inert
 from hooks.engine import evaluate, is_relevant_order
 from hooks.knowledge import knowledge
 from hooks.response import Card
@@ -61,7 +61,7 @@ def rule(rule_id: str):
 
 def cites(card: Card, rule_id: str) -> bool:
     """The card's detail cites the rule (its citation as written in rules.toml, as the markdown shows it)."""
-    return neutralise(rule(rule_id).citation) in (card.detail or "")
+    return inert(rule(rule_id).citation) in (card.detail or "")
 
 
 # ----------------------------------------------------------------------------------------------- seed

@@ -108,3 +108,16 @@ def test_an_exhausted_budget_sends_nothing():
     result, seen = read(lambda request: httpx.Response(200, json=page(1, last=True)), budget=0.0)
     assert isinstance(result, FhirError) and result.reason == "time budget exhausted"
     assert seen == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failure_never_data_and_never_followed(status):
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/elsewhere"):
+            return httpx.Response(200, json=page(1, last=True))
+        return httpx.Response(status, headers={"Location": "https://ehr.example.org/elsewhere/Condition"},
+                              json=page(1, last=True))  # a body that would parse as a Bundle
+
+    result, seen = read(handler)
+    assert isinstance(result, FhirError) and "redirect" in result.reason
+    assert [r.url.path for r in seen] == ["/fhir/Condition"]
