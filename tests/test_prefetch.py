@@ -170,4 +170,5 @@ def test_observations_unavailable_never_cause_a_412_by_themselves(api, seed_requ
     response = api.post(HOOK_URL, json=request)
     assert response.status_code == 200, response.text
     details = " ".join(card.get("detail", "") for card in response.json()["cards"])
-    assert "observations: not provided and no FHIR server to read it from." in details
+    assert "Could not obtain Observations" in details
+    assert details.count("Observations (smoking") == 1, "said once, not once per layer"

@@ -87,7 +87,7 @@ def render_text(request: CDSRequest, result: Evaluated, width: int | None = None
             out.append(f"      {mark} {suggestion.label}{rec}{tail}")
         for link in card.links or []:
             out.append(f"      link: {link.label} <{link.url}>")
-    notes = tuple(evaluation.notes) + tuple(result.resolution.data.notes)
+    notes = tuple(dict.fromkeys((*evaluation.notes, *result.resolution.data.notes)))  # the hook repeats the reader's
     if notes:
         out += ["", "Notes"] + [f"  - {note}" for note in notes]
     return "\n".join(out) + "\n"

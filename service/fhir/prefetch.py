@@ -130,8 +130,7 @@ async def _fill(
         why = "an OperationOutcome" if _is_outcome(value) else "not a usable FHIR Bundle"
         slot.notes.append(f"The EHR's prefetch of {key.key} was {why}.")
     if server is None:
-        slot.available = False
-        slot.notes.append(f"{key.key}: not provided and no FHIR server to read it from.")
+        slot.available = False  # the hook says which data it could not obtain; there is no more to say here
         return
     url = server.target.url(render(key.template, patient_id))
     slot.fetched = True
