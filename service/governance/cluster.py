@@ -4,7 +4,10 @@ A replay is embarrassingly parallel once each patient's resources are together; 
 that way (one file per resource type), so the one shuffle is a ``groupby`` on the patient::
 
     NDJSON lines     db.read_text(urls, blocksize)        partitions of lines (local paths, s3://, gs://, abfs://)
-    -> parsed        parse_line                           (patient, resource), or what made the line unusable
+    -> parsed        parse_line                           (patient, resource), (medication key, Medication), or
+                                                          what made the line unusable
+    -> medications   .groupby(medication key)             a Medication names no patient: joined to every patient
+                                                          whose record references it (a shuffle of references)
     -> by patient    .groupby(patient, npartitions=P)     the shuffle: one patient's resources in one partition
     -> results       .map(replay_group)                   replay.replay_patient, the function the local pool runs
     -> one Tally     .reduction(tally_of, merge_tallies)  replay.Tally.add per partition, Tally.merge across them
@@ -25,16 +28,9 @@ from typing import Any
 import orjson
 
 from service.governance._cli import CliError
-from service.governance.replay import (
-    READ_TYPES,
-    Inputs,
-    Options,
-    PatientResult,
-    Tally,
-    patient_of,
-    replay_file,
-    replay_patient,
-)
+from service.governance.export import READ_TYPES, medication_key, patient_of, referenced_medications
+from service.governance.replay import Inputs, Options, replay_file, replay_patient
+from service.governance.tally import PatientResult, Tally
 
 BLOCKSIZE = "64MiB"  # NDJSON read per partition before the shuffle
 
@@ -48,8 +44,8 @@ def _dask_bag() -> Any:
 
 
 def parse_line(item: tuple[str, str]) -> tuple[str, Any]:
-    """``(line, path)`` -> ("patient", (patient id, resource)), or ("bad" | "orphan", file name), ("skip", type),
-    ("blank", "")."""
+    """``(line, path)`` -> ("patient", (patient id, resource)), ("medication", (key, Medication)), or
+    ("bad" | "orphan", file name), ("skip", type), ("blank", "")."""
     line, path = item
     name = PurePosixPath(path).name
     if not line.strip():
@@ -62,6 +58,9 @@ def parse_line(item: tuple[str, str]) -> tuple[str, Any]:
         return "bad", name
     if resource["resourceType"] not in READ_TYPES:
         return "skip", resource["resourceType"]
+    if resource["resourceType"] == "Medication":
+        key = medication_key(resource)
+        return ("medication", (key, resource)) if key else ("orphan", name)
     patient = patient_of(resource)
     if patient is None:
         return "orphan", name
@@ -72,8 +71,35 @@ def _is_patient(record: tuple[str, Any]) -> bool:
     return record[0] == "patient"
 
 
+def _is_medication(record: tuple[str, Any]) -> bool:
+    return record[0] == "medication"
+
+
 def _is_not_patient(record: tuple[str, Any]) -> bool:
-    return record[0] not in ("patient", "blank")
+    return record[0] not in ("patient", "medication", "blank")
+
+
+def _references(pair: tuple[str, dict[str, Any]]) -> list[tuple[str, str | None, dict[str, Any] | None]]:
+    """(medication key, the patient who references it, None) for each Medication a patient's record references."""
+    patient, resource = pair
+    return [(key, patient, None) for key in referenced_medications(resource)]
+
+
+def _medication(pair: tuple[str, dict[str, Any]]) -> tuple[str, str | None, dict[str, Any] | None]:
+    key, resource = pair
+    return key, None, resource
+
+
+def _key(item: tuple[str, str | None, dict[str, Any] | None]) -> str:
+    return item[0]
+
+
+def _join(group: tuple[str, list[tuple[str, str | None, dict[str, Any] | None]]]) -> list[tuple[str, dict[str, Any]]]:
+    """One Medication's references -> (patient, Medication) once per patient who references it."""
+    _, items = group
+    medication = next((resource for _, _, resource in items if resource is not None), None)
+    patients = dict.fromkeys(patient for _, patient, _ in items if patient is not None)
+    return [(patient, medication) for patient in patients] if medication is not None else []
 
 
 def _value(record: tuple[str, Any]) -> Any:
@@ -115,7 +141,10 @@ def replay_bag(ndjson: Sequence[str], json_files: Sequence[tuple[str, str]], opt
     unusable = db.from_sequence([], npartitions=1).frequencies()
     if ndjson:
         parsed = db.read_text(list(ndjson), blocksize=blocksize, include_path=True).map(parse_line)
-        groups = parsed.filter(_is_patient).map(_value).groupby(_patient, npartitions=partitions, shuffle="tasks")
+        records = parsed.filter(_is_patient).map(_value)
+        references = db.concat([records.map(_references).flatten(), parsed.filter(_is_medication).map(_value).map(_medication)])
+        medications = references.groupby(_key, npartitions=partitions, shuffle="tasks").map(_join).flatten()
+        groups = db.concat([records, medications]).groupby(_patient, npartitions=partitions, shuffle="tasks")
         results.append(groups.map(partial(replay_group, options=options)))
         unusable = parsed.filter(_is_not_patient).frequencies()
     if json_files:

@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import heapq
 import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,7 +41,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import ValidationError
 
 import hooks
@@ -52,14 +49,13 @@ from service.cds.deps import describe_validation_error
 from service.config import Settings
 from service.dev.bundles import is_request, read_json, request_from_bundle, request_with_order
 from service.dev.errors import InputError
-from service.fhir.keys import SEARCH_KEY_FOR_TYPE
 from service.governance._cli import CliError, Parser, emit, iso_date, plot_path
 from service.governance.cards import rule_of
+from service.governance.export import Export, read_export
+from service.governance.tally import MAX_ERRORS, PatientResult, Tally
 from service.ops import pseudonym
 
 PROG = "python -m service replay"
-MAX_ERRORS = 100  # errors listed (all are counted)
-READ_TYPES = frozenset({"Patient", "MedicationOrder", *SEARCH_KEY_FOR_TYPE})  # the hook reads these (DSTU2 drafts too)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -75,17 +71,6 @@ class Options:
     hook: HookName | None = None  # for Bundles and NDJSON (default order-select); a request keeps its own
     today: date = field(default_factory=date.today)
     hook_settings: hooks.HookSettings = field(default_factory=hooks.HookSettings)  # as the service is configured
-
-
-@dataclass(frozen=True, slots=True)
-class PatientResult:
-    """What one input gave: the cards as (rule, indicator), the time the pipeline took, or why it could not run."""
-
-    source: str  # the input file (relative to PATH) or "ndjson"
-    patient: str | None = None  # pseudonym
-    cards: tuple[tuple[str, str], ...] = ()
-    seconds: float = 0.0
-    error: str | None = None
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -177,142 +162,6 @@ def replay_patient(patient_id: str, resources: list[dict[str, Any]], options: Op
     return replay_document(bundle, "ndjson", options, patient_id)
 
 
-# --------------------------------------------------------------------------------------- NDJSON exports
-
-
-def patient_of(resource: dict[str, Any]) -> str | None:
-    """The patient a resource belongs to: a Patient's id, else its ``subject`` or ``patient`` reference."""
-    if resource.get("resourceType") == "Patient":
-        rid = resource.get("id")
-        return rid if isinstance(rid, str) and rid else None
-    for name in ("subject", "patient"):
-        ref = resource.get(name)
-        reference = ref.get("reference") if isinstance(ref, dict) else None
-        if isinstance(reference, str) and "Patient/" in reference:
-            patient = reference.rsplit("Patient/", 1)[1].split("/", 1)[0]
-            if patient:
-                return patient
-    return None
-
-
-@dataclass
-class Export:
-    """An NDJSON export read into patients: their resources, the lines that could not be used, what was skipped."""
-
-    patients: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    errors: list[PatientResult] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)  # resource types the hook does not read
-
-
-def read_export(files: Iterable[tuple[Path, str]]) -> Export:
-    export = Export()
-    for path, source in files:
-        bad: list[int] = []
-        orphans = 0
-        try:
-            with path.open("rb") as handle:
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        resource = orjson.loads(line)
-                    except orjson.JSONDecodeError:
-                        resource = None
-                    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-                        bad.append(number)
-                        continue
-                    kind = resource["resourceType"]
-                    if kind not in READ_TYPES:
-                        export.skipped[kind] += 1
-                        continue
-                    patient = patient_of(resource)
-                    if patient is None:
-                        orphans += 1
-                        continue
-                    export.patients.setdefault(patient, []).append(resource)
-        except OSError as exc:
-            export.errors.append(PatientResult(source, error=f"cannot read: {exc.strerror or exc}"))
-            continue
-        if bad:
-            export.errors.append(PatientResult(
-                source, error=f"{len(bad)} line(s) are not a FHIR resource in JSON (first: line {bad[0]})"))
-        if orphans:
-            export.errors.append(PatientResult(source, error=f"{orphans} resource(s) name no patient"))
-    return export
-
-
-# --------------------------------------------------------------------------------------- the tally
-
-
-@dataclass
-class Tally:
-    """The replay's counts, mergeable (the local pool and a Dask reduction build it the same way)."""
-
-    slowest_kept: int = 5
-    patients: int = 0
-    patients_with_cards: int = 0
-    cards_by_rule: Counter[str] = field(default_factory=Counter)
-    cards_by_indicator: Counter[str] = field(default_factory=Counter)
-    by_rule_indicator: dict[str, Counter[str]] = field(default_factory=dict)
-    errors: list[dict[str, str]] = field(default_factory=list)
-    error_count: int = 0
-    skipped_resources: Counter[str] = field(default_factory=Counter)
-    slowest: list[tuple[float, str, int]] = field(default_factory=list)  # min-heap of (seconds, pseudonym, cards)
-
-    def add(self, result: PatientResult) -> Tally:
-        if result.error is not None:
-            self.error_count += 1
-            if len(self.errors) < MAX_ERRORS:
-                entry = {"input": result.source, "error": result.error}
-                if result.patient:
-                    entry["patient"] = result.patient
-                self.errors.append(entry)
-            return self
-        self.patients += 1
-        if result.cards:
-            self.patients_with_cards += 1
-        for rule, indicator in result.cards:
-            self.cards_by_rule[rule] += 1
-            self.cards_by_indicator[indicator] += 1
-            self.by_rule_indicator.setdefault(rule, Counter())[indicator] += 1
-        if result.patient is not None:
-            self._keep_slow((result.seconds, result.patient, len(result.cards)))
-        return self
-
-    def _keep_slow(self, entry: tuple[float, str, int]) -> None:
-        if len(self.slowest) < self.slowest_kept:
-            heapq.heappush(self.slowest, entry)
-        elif entry > self.slowest[0]:
-            heapq.heapreplace(self.slowest, entry)
-
-    def merge(self, other: Tally) -> Tally:
-        self.patients += other.patients
-        self.patients_with_cards += other.patients_with_cards
-        self.cards_by_rule.update(other.cards_by_rule)
-        self.cards_by_indicator.update(other.cards_by_indicator)
-        for rule, counts in other.by_rule_indicator.items():
-            self.by_rule_indicator.setdefault(rule, Counter()).update(counts)
-        self.errors.extend(other.errors[: max(0, MAX_ERRORS - len(self.errors))])
-        self.error_count += other.error_count
-        self.skipped_resources.update(other.skipped_resources)
-        for entry in other.slowest:
-            self._keep_slow(entry)
-        return self
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "patients": self.patients,
-            "patients_with_cards": self.patients_with_cards,
-            "cards_by_rule": dict(sorted(self.cards_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "cards_by_indicator": dict(sorted(self.cards_by_indicator.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "errors": self.errors,
-            "error_count": self.error_count,
-            "skipped_resources": dict(sorted(self.skipped_resources.items())),
-            "slowest": [{"patient": p, "ms": round(s * 1000, 2), "cards": n}
-                        for s, p, n in sorted(self.slowest, reverse=True)],
-        }
-
-
 # --------------------------------------------------------------------------------------- inputs and the pool
 
 
@@ -385,10 +234,10 @@ def run(inputs: Inputs, options: Options, *, workers: int = 1, slowest: int = 5,
     tally = Tally(slowest_kept=slowest)
     export = read_export(inputs.ndjson_files) if inputs.ndjson_files else Export()
     tally.skipped_resources.update(export.skipped)
-    for error in export.errors:
-        tally.add(error)
+    for source, error in export.errors:
+        tally.add(PatientResult(source, error=error))
     file_tasks = [(str(path), name, options) for path, name in inputs.json_files]
-    patient_tasks = [(pid, resources, options) for pid, resources in export.patients.items()]
+    patient_tasks = [(pid, resources, options) for pid, resources in export.patient_resources()]
     bar = Progress(len(file_tasks) + len(patient_tasks), progress)
     try:
         for result in _chain(_mapped(_file_task, file_tasks, workers), _mapped(_patient_task, patient_tasks, workers)):

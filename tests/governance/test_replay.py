@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from cds import client, hook_url
 from support import in_ci
-from support.bulk import write_export
+from support.bulk import request_resources, write_export
 
 from service.governance import replay
+from service.governance.export import read_export, referenced_medications
 from service.ops import pseudonym
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,11 +81,11 @@ def test_the_cli_pool_counts_what_the_endpoint_answered(endpoint, capsys):
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """The order-select fixture requests as an NDJSON bulk export (one patient each). Left out: the records whose drugs
-    are named by reference to separate Medication resources (real-shapes/ US Core, Synthea 3.x): the export reader
-    does not attach Medication.ndjson to the patients that reference it yet (those Medications name no patient)."""
+    """The order-select fixture requests as an NDJSON bulk export (one patient each), Medications included: the records
+    whose drugs are named by reference to separate Medication resources (real-shapes/ US Core, Synthea 3.x) hold them
+    in Medication.ndjson, which names no patient."""
     requests = {str(p.relative_to(FIXTURES)): json.loads(p.read_text()) for p in REQUESTS}
-    requests = {name: r for name, r in requests.items() if r["hook"] == "order-select" and not _medications(r)}
+    requests = {name: r for name, r in requests.items() if r["hook"] == "order-select"}
     folder = tmp_path_factory.mktemp("export")
     return folder, write_export(requests, folder)
 
@@ -116,9 +117,23 @@ def test_an_ndjson_export_replays_each_patient_as_its_bundle(export):
 
 
 def _resources(request: dict[str, Any], patient_id: str) -> list[dict[str, Any]]:
-    from support.bulk import _retarget, request_resources
+    from support.bulk import patient_resources
 
-    return [_retarget(r, request["context"]["patientId"], patient_id) for r in request_resources(request)]
+    return patient_resources(request, patient_id)
+
+
+def test_medications_of_an_export_join_the_patients_that_reference_them(export):
+    folder, patients = export
+    by_reference = [name for name in patients if _medications(json.loads((FIXTURES / name).read_text()))]
+    assert by_reference, "the export holds records whose drugs are Medications by reference"
+    export_read = read_export([(p, p.name) for p in sorted(folder.glob("*.ndjson"))])
+    joined = dict(export_read.patient_resources())
+    for name in by_reference:
+        request, patient = json.loads((FIXTURES / name).read_text()), patients[name]
+        sent = {f"{patient}-{r['id']}" for r in request_resources(request) if r["resourceType"] == "Medication"}
+        held = {r["id"] for r in joined[patient] if r["resourceType"] == "Medication"}
+        referenced = {key for r in joined[patient] for key in referenced_medications(r)}
+        assert held == sent & referenced, name  # each Medication the record references, and no one else's
 
 
 def test_unusable_inputs_are_counted_and_named_never_fatal(tmp_path, capsys):

@@ -20,16 +20,48 @@ def _retarget(resource: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     return copy
 
 
-def request_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every resource of a request: the prefetch's Patient and search results, and the draft orders."""
-    found: list[dict[str, Any]] = []
+def request_entries(request: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+    """Every resource of a request with its fullUrl: the prefetch's Patient and search results, the draft orders."""
+    found: list[tuple[str | None, dict[str, Any]]] = []
     for value in (request.get("prefetch") or {}).values():
         if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-            found += [e["resource"] for e in value.get("entry") or [] if isinstance(e.get("resource"), dict)]
+            found += [(e.get("fullUrl"), e["resource"]) for e in value.get("entry") or []
+                      if isinstance(e.get("resource"), dict)]
         elif isinstance(value, dict) and value.get("resourceType"):
-            found.append(value)
-    found += [e["resource"] for e in request["context"]["draftOrders"].get("entry") or []]
+            found.append((None, value))
+    found += [(e.get("fullUrl"), e["resource"]) for e in request["context"]["draftOrders"].get("entry") or []]
     return found
+
+
+def request_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every resource of a request: the prefetch's Patient and search results, and the draft orders."""
+    return [resource for _, resource in request_entries(request)]
+
+
+def patient_resources(request: dict[str, Any], new: str) -> list[dict[str, Any]]:
+    """The request's resources as a server exports them for patient ``new``: its references retargeted, and each
+    Medication (which names no patient) given an id of this patient's, every reference to it (``Medication/<id>``
+    or the source Bundle's ``urn:uuid``) rewritten to ``Medication/<new id>``, and each Medication once."""
+    old = request["context"]["patientId"]
+    entries = request_entries(request)
+    renamed: dict[str, str] = {}  # reference as written -> Medication/<new id>
+    medications: dict[str, dict[str, Any]] = {}
+    for full_url, resource in entries:
+        if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
+            new_id = f"{new}-{resource['id']}"
+            renamed[f"Medication/{resource['id']}"] = f"Medication/{new_id}"
+            if full_url:
+                renamed[full_url] = f"Medication/{new_id}"
+            medications.setdefault(new_id, {**resource, "id": new_id})
+    out = list(medications.values())
+    for _, resource in entries:
+        if resource.get("resourceType") == "Medication":
+            continue
+        text = json.dumps(_retarget(resource, old, new))
+        for written, reference in renamed.items():
+            text = text.replace(f'"{written}"', f'"{reference}"')
+        out.append(json.loads(text))
+    return out
 
 
 def write_export(requests: dict[str, dict[str, Any]], folder: Path) -> dict[str, str]:
@@ -38,11 +70,9 @@ def write_export(requests: dict[str, dict[str, Any]], folder: Path) -> dict[str,
     by_type: dict[str, list[str]] = {}
     patients: dict[str, str] = {}
     for number, (name, request) in enumerate(sorted(requests.items())):
-        old = request["context"]["patientId"]
         new = f"bulk-{number:04d}"
         patients[name] = new
-        for resource in request_resources(request):
-            moved = _retarget(resource, old, new)
+        for moved in patient_resources(request, new):
             by_type.setdefault(moved["resourceType"], []).append(json.dumps(moved))
     for kind, lines in by_type.items():
         (folder / f"{kind}.ndjson").write_text("\n".join(lines) + "\n")
