@@ -117,6 +117,13 @@ def test_ports_are_published_on_localhost_only(services):
     assert "postgres" not in services or not services["postgres"].get("ports"), "the database stays internal"
 
 
+def test_the_service_container_may_hold_its_connection_bound(services):
+    """The connection guard needs file descriptors: CDS_MAX_CONNECTIONS (2,048 per worker) plus the FHIR pools."""
+    nofile = services["cds"]["ulimits"]["nofile"]
+    soft = nofile if isinstance(nofile, int) else nofile["soft"]
+    assert soft >= 2048 * 2 + 256
+
+
 def test_dockerfile_is_slim_non_root_and_matches_compose(services):
     instructions = dockerfile_instructions()
     users = [rest for i, rest in instructions if i == "USER"]
