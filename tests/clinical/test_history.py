@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import tomllib
 
+from axspa_builders import allergy, concept, condition, hook_input, request, statement
+
 from hooks.engine import evaluate
 from hooks.history import (
-    ACCESS, ADHERENCE, AE, AE_CLASS, AE_LOCAL, ALLERGY, INADEQUATE, INFECTION, NOT_FAILURE, OUTCOME_LABELS, PREGNANCY,
-    PRIMARY, SECONDARY, TEMPORARY, UNCLASSIFIED_LABEL, UNKNOWN,
+    ACCESS,
+    ADHERENCE,
+    AE,
+    AE_CLASS,
+    AE_LOCAL,
+    ALLERGY,
+    INADEQUATE,
+    INFECTION,
+    NOT_FAILURE,
+    OUTCOME_LABELS,
+    PREGNANCY,
+    PRIMARY,
+    SECONDARY,
+    TEMPORARY,
+    UNCLASSIFIED_LABEL,
+    UNKNOWN,
 )
 from hooks.knowledge import KNOWLEDGE_DIR, knowledge
 from hooks.record import read_medications
-
-from axspa_builders import allergy, concept, condition, hook_input, request, statement
 
 
 def history(**kw):
