@@ -166,13 +166,14 @@ def classify_stop(
 
 def _clusters(records: list[MedRecord], gap_days: int, today: date) -> list[list[MedRecord]]:
     """Split one drug's records into courses: overlapping or near periods merge; undated join the latest."""
-    dated = sorted((r for r in records if r.start), key=lambda r: (r.start, r.end or date.max, r.ref))
-    undated = sorted((r for r in records if not r.start), key=lambda r: r.ref)
+    dated = sorted(((r.start, r) for r in records if r.start is not None),
+                   key=lambda sr: (sr[0], sr[1].end or date.max, sr[1].ref))
+    undated = sorted((r for r in records if r.start is None), key=lambda r: r.ref)
     clusters: list[list[MedRecord]] = []
-    horizon: date | None = None
-    for r in dated:
-        reach = r.end or (today if r.status in _ACTIVE else r.start)
-        if clusters and horizon is not None and (r.start - horizon).days <= gap_days:
+    horizon: date | None = None  # the latest date the current course is known to reach
+    for start, r in dated:
+        reach = r.end or (today if r.status in _ACTIVE else start)
+        if horizon is not None and (start - horizon).days <= gap_days:
             clusters[-1].append(r)
             horizon = max(horizon, reach)
         else:
@@ -207,7 +208,7 @@ def _course(
             status = "stopped"
             notes.append(f"{drug.name}: records disagree (active and stopped); read as stopped.")
     end = None if status == "active" else last_end
-    if status == "stopped" and end is None and starts and max(starts) > start:
+    if status == "stopped" and end is None and start is not None and max(starts) > start:
         end = max(starts)  # MedicationRequest-only history: the last order is the latest known date
     duration = None
     if start is not None:

@@ -178,6 +178,49 @@ def test_courses_years_apart_stay_separate():
     assert [c.stop_reason for c in courses] == [ADHERENCE, SECONDARY]
 
 
+def test_undated_record_joins_the_latest_course_not_an_earlier_one():
+    undated = statement("adalimumab", id="ms-undated")
+    courses = history(statements=[
+        statement("adalimumab", start="2015-01-01", end="2016-01-01", reason="patient preference"),
+        undated,
+        statement("adalimumab", start="2022-01-01", end="2023-01-01", reason="lost response"),
+    ])
+    assert [c.stop_reason for c in courses] == [ADHERENCE, SECONDARY]
+    assert "MedicationStatement/ms-undated" in courses[1].sources
+    assert "MedicationStatement/ms-undated" not in courses[0].sources
+
+
+def test_undated_course_has_no_trial_length_and_is_never_read_as_an_inadequate_trial():
+    ev = evaluate(hook_input(statements=[statement("adalimumab"), statement("adalimumab")]))
+    [c] = ev.history
+    assert c.start is None and c.end is None and c.duration_days is None
+    assert c.stop_reason == UNKNOWN  # an unknown length is not "shorter than 12 weeks"
+    assert any("no start date" in n for n in ev.notes)
+
+
+def test_an_undated_reorder_is_not_read_as_the_latest_order_of_a_stopped_course():
+    [c] = history(requests=[request("adalimumab", authored="2023-01-05", status="stopped"),
+                            request("adalimumab", status="stopped")])
+    assert c.start.isoformat() == "2023-01-05"
+    assert c.end is None and c.duration_days is None
+
+
+def test_a_stopped_record_without_an_end_reaches_only_its_start_when_courses_merge():
+    near = history(statements=[statement("adalimumab", start="2020-01-01"),
+                               statement("adalimumab", start="2020-04-20", end="2021-01-01")])
+    far = history(statements=[statement("adalimumab", start="2020-01-01"),
+                              statement("adalimumab", start="2020-05-01", end="2021-01-01")])
+    assert len(near) == 1 and near[0].start.isoformat() == "2020-01-01"  # 110 days after its start: one course
+    assert len(far) == 2  # 121 days after (> merge_gap_days = 120): the first is a course of its own
+
+
+def test_an_active_record_without_an_end_reaches_today_when_courses_merge():
+    courses = history(statements=[statement("adalimumab", status="active", start="2020-01-01"),
+                                  statement("adalimumab", start="2026-06-01", end="2026-07-01", reason="lost response")])
+    [c] = courses
+    assert c.start.isoformat() == "2020-01-01" and len(c.sources) == 2
+
+
 def test_entered_in_error_statement_is_ignored():
     courses = history(statements=[statement("adalimumab", status="entered-in-error", start="2022-01-01",
                                             end="2023-01-01", reason="not effective")])
