@@ -20,7 +20,8 @@ from functools import lru_cache
 
 from hooks.knowledge import Knowledge
 from hooks.record import AllergyRecord, MedRecord
-from hooks.stop_reasons import Classifier, Coding, classifier, stop_reason_data
+from hooks.stop_reason_data import stop_reason_data
+from hooks.stop_reasons import Classifier, Coding, classifier
 
 # Stop-reason categories: why a course ended. The classifier's phrases, codes and precedence are data
 # (knowledge/stop_reasons.toml); these names are the interface the rules and cards read.

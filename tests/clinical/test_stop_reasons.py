@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from hooks.history import CATEGORIES, LABEL_FAILURE, NOT_FAILURE, classify_stop
 from hooks.knowledge import knowledge
-from hooks.stop_reasons import DATA_FILE, Coding, StopReasonData, load_data, stop_reason_data
+from hooks.stop_reason_data import DATA_FILE, StopReasonData, load_data, stop_reason_data
+from hooks.stop_reasons import Coding
 
 EXAMPLES = stop_reason_data().examples.cases
 KB = knowledge()
