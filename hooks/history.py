@@ -19,7 +19,8 @@ from datetime import date
 from functools import lru_cache
 
 from hooks.knowledge import Knowledge
-from hooks.record import AllergyRecord, MedRecord
+from hooks.medications import MedRecord
+from hooks.record import AllergyRecord
 from hooks.stop_reason_data import stop_reason_data
 from hooks.stop_reasons import Classifier, Coding, classifier
 

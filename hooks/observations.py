@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hooks.fhir_values import codings, one_line, parse_date, reference_of, resources, status_code, texts
 from hooks.knowledge import Knowledge, ObservationKind
-from hooks.record import codings, one_line, parse_date, reference_of, resources, status_code, texts
 
 QUALITATIVE = frozenset({"igra", "tst", "hbsag", "anti_hbc"})
 _QUALITATIVE_INTERPRETATION = {"positive": "positive", "negative": "negative", "indeterminate": "indeterminate",
