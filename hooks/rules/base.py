@@ -18,10 +18,11 @@ the record showed.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Generic, TypeVar, cast
 
 from hooks.history import Course
 from hooks.knowledge import Drug, Knowledge, Rule
@@ -219,19 +220,79 @@ class Recommendation:
         if self.rule.because:
             ranking.because = self.because(message, drug=drug)
 
+    def shape_after(self, ranking: Ranking, courses: Sequence[Course], said: str, *, order: Sequence[str] = ()) -> None:
+        """:meth:`shape` because of the latest of ``courses``, when there is one; ``said`` is the basis line, with
+        ``{drug}``, ``{outcome}`` and ``{year}`` of that course (:func:`year`)."""
+        if courses:
+            c = courses[-1]
+            self.shape(ranking, said.format(drug=c.drug_name, outcome=c.outcome, year=year(c)), order=order,
+                       drug=c.drug_name)
+
+
+W = TypeVar("W")
+
+
+class RulesOut(Recommendation, Generic[W]):
+    """A recommendation that rules drugs out while something in the record stands.
+
+    :meth:`standing` finds it (a course, a condition, a state; None while nothing stands), :meth:`rules_out` says which
+    drugs it concerns (by default those of ``family``): ordering one of them is the conflict :meth:`said` words, and
+    none of them is offered (the rule's ``excluded`` phrase).
+    """
+
+    family: ClassVar[str] = ""
+
+    def standing(self, ctx: Context) -> W | None:
+        raise NotImplementedError
+
+    def said(self, ctx: Context, drug: Drug, why: W) -> Finding:
+        raise NotImplementedError
+
+    def rules_out(self, drug: Drug) -> bool:
+        return drug.family == self.family
+
+    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
+        why = self.standing(ctx) if self.rules_out(drug) else None
+        return None if why is None else self.said(ctx, drug, why)
+
+    def excludes(self, ctx: Context, drug: Drug) -> str | None:
+        return self.excluded(drug) if self.rules_out(drug) and self.standing(ctx) is not None else None
+
+
+class NoFamilyAfterStop(RulesOut[Course]):
+    """No drug of ``family`` once a course of that family stopped for one of ``reasons``: what stands is the latest
+    such course."""
+
+    reasons: ClassVar[frozenset[str]]
+
+    def standing(self, ctx: Context) -> Course | None:
+        prior = ctx.stopped(self.family, self.reasons)
+        return prior[-1] if prior else None
+
 
 REGISTRY: dict[str, type[Recommendation]] = {}
 R = TypeVar("R", bound=Recommendation)
 
 
-def register(rule_id: str) -> Callable[[type[R]], type[R]]:
-    """Bind a :class:`Recommendation` subclass to its id in knowledge/rules.toml."""
+def register(rule_id: str, **params: object) -> Callable[[type[R]], type[R]]:
+    """Bind a :class:`Recommendation` subclass to its id in knowledge/rules.toml.
+
+    With ``params`` the class is one implementation of several rules that differ only in what they read or say (the
+    value set a hold stands on, the drug family pregnancy rules out): the id is bound to a subclass that sets those
+    class attributes, each of which the class must declare. Stacked, the decorator binds each of its ids.
+    """
 
     def bind(cls: type[R]) -> type[R]:
         if rule_id in REGISTRY:
             raise ValueError(f"rule {rule_id!r} is implemented twice ({REGISTRY[rule_id].__name__}, {cls.__name__})")
-        cls.id = rule_id
-        REGISTRY[rule_id] = cls
+        declared = {name for klass in cls.__mro__ for name in inspect.get_annotations(klass)}
+        undeclared = sorted(set(params) - declared)
+        if undeclared:
+            raise TypeError(f"rule {rule_id!r}: {cls.__name__} declares no {undeclared}")
+        impl = cast(type[R], type(f"{cls.__name__}[{rule_id}]", (cls,), {"__module__": cls.__module__, **params})) \
+            if params else cls
+        impl.id = rule_id
+        REGISTRY[rule_id] = impl
         return cls
 
     return bind

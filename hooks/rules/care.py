@@ -4,17 +4,31 @@ b/tsDMARD, continue the NSAID, physical therapy, reassess; re-evaluate when no o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
+from hooks.history import Course
 from hooks.knowledge import Drug
 from hooks.rules.base import GROUP_OF_FAMILY, Context, Finding, Plan, Recommendation, register
 
 
-@register("no_systemic_glucocorticoids")
-class NoSystemicGlucocorticoids(Recommendation):
+class _AddOn(Recommendation):
+    """A drug of ``family`` the guidelines advise against for axial disease: ordering one is the conflict
+    :meth:`against` words, told the b/tsDMARD courses still active (the drug would be added to them)."""
+
+    family: ClassVar[str]
+
+    def against(self, ctx: Context, drug: Drug, on: list[Course]) -> Finding | None:
+        raise NotImplementedError
+
     def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if drug.family != "glucocorticoid":
-            return None
-        on = ctx.active(*GROUP_OF_FAMILY)
+        return self.against(ctx, drug, ctx.active(*GROUP_OF_FAMILY)) if drug.family == self.family else None
+
+
+@register("no_systemic_glucocorticoids")
+class NoSystemicGlucocorticoids(_AddOn):
+    family = "glucocorticoid"
+
+    def against(self, ctx: Context, drug: Drug, on: list[Course]) -> Finding | None:
         if on:  # already on a b/tsDMARD: advise against the steroid, do not push a switch
             return self.finding(f"{on[-1].drug_name} is ongoing.", short=self.summary("on_biologic"),
                                 offers_switch=False)
@@ -22,11 +36,10 @@ class NoSystemicGlucocorticoids(Recommendation):
 
 
 @register("no_csdmard_axial")
-class NoCsdmardAxial(Recommendation):
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if drug.family != "csdmard":
-            return None
-        on = ctx.active(*GROUP_OF_FAMILY)
+class NoCsdmardAxial(_AddOn):
+    family = "csdmard"
+
+    def against(self, ctx: Context, drug: Drug, on: list[Course]) -> Finding | None:
         if ctx.has("peripheral_arthritis") and not on:
             return None  # ACR 2019 #4: sulfasalazine or methotrexate for prominent peripheral arthritis
         said = f"{drug.name} added to {on[-1].drug_name}." if on else f"{drug.name} for axial disease."

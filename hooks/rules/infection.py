@@ -26,7 +26,9 @@ def _unavailable(ctx: Context) -> str:
     return " Observations could not be obtained, so test results may be missing." if "observations" in ctx.unavailable else ""
 
 
-class _Hold(Recommendation):
+@register("active_tb_hold", value_set="active_tb", said="active tuberculosis")
+@register("active_infection_hold", value_set="serious_infection", said="an active serious infection")
+class ActiveConditionHold(Recommendation):
     """Nothing may be started while a condition of ``value_set`` is active: the critical hold card."""
 
     value_set: ClassVar[str]
@@ -38,18 +40,6 @@ class _Hold(Recommendation):
             return None
         return self.finding(f"{found[0].label} is recorded as active{_when(found[0])}.", short=self.said,
                             severity="critical")
-
-
-@register("active_tb_hold")
-class ActiveTbHold(_Hold):
-    value_set = "active_tb"
-    said = "active tuberculosis"
-
-
-@register("active_infection_hold")
-class ActiveInfectionHold(_Hold):
-    value_set = "serious_infection"
-    said = "an active serious infection"
 
 
 def _tb_treated(ctx: Context, latent: list[ConditionFinding]) -> str:

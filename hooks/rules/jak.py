@@ -7,31 +7,23 @@ from collections.abc import Sequence
 
 from hooks.history import ADVERSE, NONRESPONSE, Course
 from hooks.knowledge import Drug
-from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, register, year
-
-
-def _jak_failed(ctx: Context) -> list[Course]:
-    return ctx.stopped("jaki", NONRESPONSE | ADVERSE)
+from hooks.rules.base import Context, Finding, NoFamilyAfterStop, Plan, Ranking, Recommendation, register, year
 
 
 @register("no_jak_after_jak_failure")
-class NoJakAfterJakFailure(Recommendation):
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        prior = _jak_failed(ctx)
-        if drug.family != "jaki" or not prior:
-            return None
-        c = prior[-1]
-        verb = "failed" if c.failed else "was not tolerated"
-        return self.finding(f"{c.drug_name} (JAK inhibitor) {verb}: {c.outcome}{year(c)}.",
-                            short=self.summary("failed" if c.failed else "not_tolerated"))
+class NoJakAfterJakFailure(NoFamilyAfterStop):
+    family = "jaki"
+    reasons = NONRESPONSE | ADVERSE
 
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if drug.family == "jaki" and _jak_failed(ctx) else None
+    def said(self, ctx: Context, drug: Drug, why: Course) -> Finding:
+        verb = "failed" if why.failed else "was not tolerated"
+        return self.finding(f"{why.drug_name} (JAK inhibitor) {verb}: {why.outcome}{year(why)}.",
+                            short=self.summary("failed" if why.failed else "not_tolerated"))
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        prior = _jak_failed(ctx)
-        if prior:
-            ranking.basis.append(self.finding(f"{prior[-1].drug_name}: {prior[-1].outcome}.", severity="info"))
+        prior = self.standing(ctx)
+        if prior is not None:
+            ranking.basis.append(self.finding(f"{prior.drug_name}: {prior.outcome}.", severity="info"))
 
 
 def jak_risk_factors(ctx: Context) -> list[str]:

@@ -6,25 +6,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hooks.knowledge import Drug
-from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, register
+from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, RulesOut, register
 
 
 @register("hf_demyelinating_no_tnfi")
-class HfDemyelinatingNoTnfi(Recommendation):
-    def _which(self, ctx: Context) -> str | None:
+class HfDemyelinatingNoTnfi(RulesOut[str]):
+    family = "tnfi"
+
+    def standing(self, ctx: Context) -> str | None:
+        """The value set on record: heart failure, else demyelinating disease."""
         return "heart_failure" if ctx.has("heart_failure") else "demyelinating" if ctx.has("demyelinating") else None
 
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        which = self._which(ctx)
-        if drug.family != "tnfi" or which is None:
-            return None
-        return self.finding(f"{ctx.condition_label(which)} is on record.", short=self.summary(which))
-
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if drug.family == "tnfi" and self._which(ctx) else None
+    def said(self, ctx: Context, drug: Drug, why: str) -> Finding:
+        return self.finding(f"{ctx.condition_label(why)} is on record.", short=self.summary(why))
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        which = self._which(ctx)
+        which = self.standing(ctx)
         if which:
             self.shape(ranking, f"{ctx.condition_label(which)} is on record.", back="tnf")
 

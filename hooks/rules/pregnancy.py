@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from hooks.knowledge import Drug
-from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, register
+from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, RulesOut, register
 
 TERATOGENS = ("methotrexate", "leflunomide")
 
@@ -27,14 +27,15 @@ def _ongoing(ctx: Context, wanted: str, *, family: bool = True) -> list[str]:
 
 
 @register("pregnancy_no_mtx_leflunomide")
-class PregnancyNoMtxLeflunomide(Recommendation):
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if not ctx.pregnant or drug.key not in TERATOGENS:
-            return None
-        return self.finding(_pregnancy_said(ctx), short=self.summary(), severity="critical", offers_switch=False)
+class PregnancyNoMtxLeflunomide(RulesOut[str]):
+    def standing(self, ctx: Context) -> str | None:
+        return _pregnancy_said(ctx) if ctx.pregnant else None
 
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if ctx.pregnant and drug.key in TERATOGENS else None
+    def rules_out(self, drug: Drug) -> bool:
+        return drug.key in TERATOGENS
+
+    def said(self, ctx: Context, drug: Drug, why: str) -> Finding:
+        return self.finding(why, short=self.summary(), severity="critical", offers_switch=False)
 
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
         if not ctx.pregnant or ordered.key in TERATOGENS:
@@ -43,37 +44,24 @@ class PregnancyNoMtxLeflunomide(Recommendation):
                              short=self.summary("ongoing")) for key in TERATOGENS for name in _ongoing(ctx, key, family=False)]
 
 
-class _NotInPregnancy(Recommendation):
+@register("pregnancy_no_jak", family="jaki", ongoing="stop it.")
+@register("pregnancy_no_il17", family="il17i", ongoing="stop it now that the patient is pregnant.")
+class NotInPregnancy(RulesOut[str]):
     """A drug class stopped or avoided in pregnancy: a conflict when ordered, never suggested, said when ongoing."""
 
-    family: ClassVar[str]
     ongoing: ClassVar[str]  # what the card says to do with a course of the class still active
 
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if not ctx.pregnant or drug.family != self.family:
-            return None
-        return self.finding(_pregnancy_said(ctx), short=self.summary())
+    def standing(self, ctx: Context) -> str | None:
+        return _pregnancy_said(ctx) if ctx.pregnant else None
 
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if ctx.pregnant and drug.family == self.family else None
+    def said(self, ctx: Context, drug: Drug, why: str) -> Finding:
+        return self.finding(why, short=self.summary())
 
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
         if not ctx.pregnant or ordered.family == self.family:
             return []
         return [self.finding(f"{name} is still active in the record: {self.ongoing}", severity="warning",
                              short=self.summary("ongoing")) for name in _ongoing(ctx, self.family)]
-
-
-@register("pregnancy_no_jak")
-class PregnancyNoJak(_NotInPregnancy):
-    family = "jaki"
-    ongoing = "stop it."
-
-
-@register("pregnancy_no_il17")
-class PregnancyNoIl17(_NotInPregnancy):
-    family = "il17i"
-    ongoing = "stop it now that the patient is pregnant."
 
 
 @register("pregnancy_certolizumab")
@@ -132,28 +120,42 @@ class PregnancyNsaidByGestation(Recommendation):
         return [self.finding(said, short=short, severity=severity)]
 
 
-@register("planned_pregnancy_advice")
-class PlannedPregnancyAdvice(Recommendation):
-    def _planning(self, ctx: Context) -> str:
-        return ctx.status.planning if ctx.status is not None and not ctx.pregnant else ""
+class _JakAndTeratogenAdvice(Recommendation):
+    """A state the record shows (``said``: a planned pregnancy, breastfeeding) in which no JAK inhibitor is offered,
+    ordering one (or methotrexate, leflunomide) gets advice, and the TNF inhibitors come first."""
+
+    said: ClassVar[str]  # the state, as the card names it
+    prefer: ClassVar[tuple[str, str] | None] = None  # the group and drug moved to the front of it
+
+    def state(self, ctx: Context) -> str:
+        """What the record shows of the state ("" when it does not)."""
+        raise NotImplementedError
 
     def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        planning = self._planning(ctx)
-        if not planning or not (drug.family == "jaki" or drug.key in TERATOGENS):
+        state = self.state(ctx)
+        if not state or not (drug.family == "jaki" or drug.key in TERATOGENS):
             return None
-        return self.finding(f"A pregnancy is planned: {planning}.", short=self.summary(drug.key, drug.family),
-                            severity="advice")
+        return self.finding(f"{self.said}: {state}.", short=self.summary(drug.key, drug.family), severity="advice")
 
     def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if drug.family == "jaki" and self._planning(ctx) else None
+        return self.excluded(drug) if drug.family == "jaki" and self.state(ctx) else None
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        planning = self._planning(ctx)
-        if planning:
-            self.shape(ranking, f"A pregnancy is planned: {planning}.", front="tnf", prefer=("tnf", "certolizumab"))
+        state = self.state(ctx)
+        if state:
+            self.shape(ranking, f"{self.said}: {state}.", front="tnf", prefer=self.prefer)
+
+
+@register("planned_pregnancy_advice")
+class PlannedPregnancyAdvice(_JakAndTeratogenAdvice):
+    said = "A pregnancy is planned"
+    prefer = ("tnf", "certolizumab")
+
+    def state(self, ctx: Context) -> str:
+        return ctx.status.planning if ctx.status is not None and not ctx.pregnant else ""
 
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
-        planning = self._planning(ctx)
+        planning = self.state(ctx)
         if not planning:
             return []
         ongoing = [c.drug_name for c in ctx.courses if c.status == "active" and c.drug != ordered.key
@@ -163,21 +165,8 @@ class PlannedPregnancyAdvice(Recommendation):
 
 
 @register("lactation_advice")
-class LactationAdvice(Recommendation):
-    def _lactating(self, ctx: Context) -> str:
+class LactationAdvice(_JakAndTeratogenAdvice):
+    said = "Breastfeeding is on record"
+
+    def state(self, ctx: Context) -> str:
         return ctx.status.lactation if ctx.status is not None else ""
-
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        lactating = self._lactating(ctx)
-        if not lactating or not (drug.family == "jaki" or drug.key in TERATOGENS):
-            return None
-        return self.finding(f"Breastfeeding is on record: {lactating}.", short=self.summary(drug.key, drug.family),
-                            severity="advice")
-
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if drug.family == "jaki" and self._lactating(ctx) else None
-
-    def rank(self, ctx: Context, ranking: Ranking) -> None:
-        lactating = self._lactating(ctx)
-        if lactating:
-            self.shape(ranking, f"Breastfeeding is on record: {lactating}.", front="tnf")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hooks.history import ADVERSE, AE_CLASS, NONRESPONSE, PRIMARY, SECONDARY, Course
 from hooks.knowledge import Drug
-from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, register, year
+from hooks.rules.base import Context, Finding, NoFamilyAfterStop, Plan, Ranking, Recommendation, register, year
 
 
 def _non_tnfi_tried(ctx: Context) -> bool:
@@ -36,22 +36,15 @@ def _adverse(ctx: Context) -> list[Course]:
 
 
 @register("tnfi_class_adverse_event")
-class TnfiClassAdverseEvent(Recommendation):
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        prior = _class_ae(ctx)
-        if drug.family != "tnfi" or not prior:
-            return None
-        return self.finding(f"{prior[-1].drug_name} was stopped for a TNF-class adverse event{year(prior[-1])}.",
-                            short=self.summary())
+class TnfiClassAdverseEvent(NoFamilyAfterStop):
+    family = "tnfi"
+    reasons = frozenset({AE_CLASS})
 
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if drug.family == "tnfi" and _class_ae(ctx) else None
+    def said(self, ctx: Context, drug: Drug, why: Course) -> Finding:
+        return self.finding(f"{why.drug_name} was stopped for a TNF-class adverse event{year(why)}.", short=self.summary())
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        prior = _class_ae(ctx)
-        if prior:
-            c = prior[-1]
-            self.shape(ranking, f"{c.drug_name}: {c.outcome}.", order=("il17", "jak", "tnf"), drug=c.drug_name)
+        self.shape_after(ranking, _class_ae(ctx), "{drug}: {outcome}.", order=("il17", "jak", "tnf"))
 
 
 @register("tnfi_primary_nonresponse_il17")
@@ -63,11 +56,7 @@ class TnfiPrimaryNonresponseIl17(Recommendation):
         return self.finding(f"{prior[-1].drug_name}: primary non-response{year(prior[-1])}.", short=self.summary())
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        prior = _primary(ctx)
-        if prior:
-            c = prior[-1]
-            self.shape(ranking, f"{c.drug_name}: primary non-response{year(c)}.", order=("il17", "jak", "tnf"),
-                       drug=c.drug_name)
+        self.shape_after(ranking, _primary(ctx), "{drug}: primary non-response{year}.", order=("il17", "jak", "tnf"))
 
     def prune(self, ctx: Context, groups: dict[str, list[Drug]]) -> dict[str, str]:
         if not _primary(ctx) or ctx.has("ibd", "uveitis") or not (groups["il17"] or groups["jak"]):
@@ -85,28 +74,19 @@ class TnfiSecondaryNonresponseOtherTnfi(Recommendation):
                             severity="advice")
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        prior = _secondary(ctx)
-        if prior:
-            c = prior[-1]
-            self.shape(ranking, f"{c.drug_name}: lost response{year(c)}.", drug=c.drug_name)
+        self.shape_after(ranking, _secondary(ctx), "{drug}: lost response{year}.")
 
 
 @register("il17i_failure_switch")
 class Il17iFailureSwitch(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        failed = ctx.stopped("il17i", NONRESPONSE)
-        if failed:
-            c = failed[-1]
-            self.shape(ranking, f"{c.drug_name}: {c.outcome}.", order=("tnf", "jak", "il17"), drug=c.drug_name)
+        self.shape_after(ranking, ctx.stopped("il17i", NONRESPONSE), "{drug}: {outcome}.", order=("tnf", "jak", "il17"))
 
 
 @register("tnfi_adverse_event_not_nonresponse")
 class TnfiAdverseEventNotNonresponse(Recommendation):
     def rank(self, ctx: Context, ranking: Ranking) -> None:
-        prior = _adverse(ctx)
-        if prior:
-            c = prior[-1]
-            self.shape(ranking, f"{c.drug_name}: {c.outcome}{year(c)}.", drug=c.drug_name)
+        self.shape_after(ranking, _adverse(ctx), "{drug}: {outcome}{year}.")
 
 
 @register("tnfi_first")

@@ -45,6 +45,25 @@ def test_a_rules_toml_id_without_an_implementation_is_refused_at_start():
         Rulebook(replace(kb, rules=extra, precedence=(*kb.precedence, "made_up_rule")))
 
 
+def test_one_rule_class_serves_several_ids_only_through_attributes_it_declares():
+    from hooks.rules.base import Recommendation, register
+
+    holds = {rid: REGISTRY[rid] for rid in ("active_tb_hold", "active_infection_hold")}
+    assert {rid: (cls.value_set, cls.id) for rid, cls in holds.items()} == {
+        "active_tb_hold": ("active_tb", "active_tb_hold"),
+        "active_infection_hold": ("serious_infection", "active_infection_hold"),
+    }
+
+    class Loose(Recommendation):
+        pass
+
+    with pytest.raises(TypeError, match=r"declares no \['value_set'\]"):
+        register("a_made_up_hold", value_set="active_tb")(Loose)
+    with pytest.raises(ValueError, match="implemented twice"):
+        register("tnfi_first")(Loose)
+    assert "a_made_up_hold" not in REGISTRY
+
+
 @pytest.mark.parametrize(("file", "model"), [("drugs.toml", DrugsFile), ("conditions.toml", ConditionsFile),
                                              ("observations.toml", ObservationsFile), ("rules.toml", RulesFile)])
 def test_the_committed_knowledge_files_follow_their_schema(file, model):
