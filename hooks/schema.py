@@ -19,6 +19,8 @@ DataElement = Literal[
     "age", "sex", "pregnancy status", "lactation", "conditions", "medications", "allergies", "smoking status",
     "TB test", "hepatitis B tests", "CRP",
 ]
+GESTATION_WEEKS = 42  # a threshold in weeks of pregnancy lies within a pregnancy (42 weeks: post-term)
+AGE_YEARS = 120
 _DRUG_FIELDS = {
     "name", "class", "rxnorm_ingredient", "rxnorm_products", "atc", "brands", "other_names", "biosimilars", "fda_as",
     "fda_nraxspa", "dose_as", "dose_nraxspa", "order_text", "order_rxnorm", "warnings",
@@ -285,17 +287,27 @@ class RuleSpec(_Strict):
 
 
 class RuleSettings(_Strict):
+    """rules.toml [settings]: each bounded to what it can mean (weeks of a pregnancy, years of age), in order."""
+
     max_options: int = Field(4, ge=1)
     per_group: int = Field(2, ge=1)
     screening_lookback_days: int = Field(365, ge=1)
     recent_infection_days: int = Field(365, ge=1)
     pregnancy_evidence_days: int = Field(300, ge=1)
-    nsaid_avoid_weeks: int = 20
-    nsaid_stop_weeks: int = 30
-    third_trimester_weeks: int = 28
-    jak_age_with_cv_risk: int = 50
-    jak_age: int = 65
-    first_line_nsaids: int = 2
+    nsaid_avoid_weeks: int = Field(20, ge=1, le=GESTATION_WEEKS)
+    nsaid_stop_weeks: int = Field(30, ge=1, le=GESTATION_WEEKS)
+    third_trimester_weeks: int = Field(28, ge=1, le=GESTATION_WEEKS)
+    jak_age_with_cv_risk: int = Field(50, ge=1, le=AGE_YEARS)
+    jak_age: int = Field(65, ge=1, le=AGE_YEARS)
+    first_line_nsaids: int = Field(2, ge=0)  # 0: no NSAID trial is asked for
+
+    @model_validator(mode="after")
+    def _in_order(self) -> RuleSettings:
+        if self.nsaid_stop_weeks < self.nsaid_avoid_weeks:
+            raise ValueError("nsaid_stop_weeks is before nsaid_avoid_weeks")
+        if self.jak_age < self.jak_age_with_cv_risk:
+            raise ValueError("jak_age is below jak_age_with_cv_risk (the age with a cardiovascular risk factor)")
+        return self
 
 
 class OverrideReasonSpec(_Strict):

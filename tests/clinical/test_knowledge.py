@@ -95,6 +95,22 @@ def test_an_unknown_data_element_or_an_unlisted_source_is_refused():
         validate(RulesFile, data, "rules.toml")
 
 
+@pytest.mark.parametrize(("setting", "value", "problem"), [
+    ("nsaid_avoid_weeks", 0, "nsaid_avoid_weeks"),
+    ("nsaid_stop_weeks", 60, "nsaid_stop_weeks"),  # beyond any pregnancy
+    ("third_trimester_weeks", -28, "third_trimester_weeks"),
+    ("jak_age", -65, "jak_age"),
+    ("first_line_nsaids", -1, "first_line_nsaids"),
+    ("nsaid_stop_weeks", 18, "before nsaid_avoid_weeks"),  # FDA 2020: avoid from 20 weeks, stop from 30
+    ("jak_age_with_cv_risk", 70, "below jak_age_with_cv_risk"),  # the age with a CV risk factor is the lower one
+])
+def test_a_setting_out_of_its_range_or_order_is_refused(setting, value, problem):
+    data = raw("rules.toml")
+    data["settings"][setting] = value
+    with pytest.raises(KnowledgeError, match=problem):
+        validate(RulesFile, data, "rules.toml")
+
+
 def test_precedence_lists_every_rule_exactly_once():
     data = raw("rules.toml")
     data["precedence"] = data["precedence"][1:]
