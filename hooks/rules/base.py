@@ -1,5 +1,7 @@
 """What every recommendation is made of: the patient :class:`Context`, the :class:`Finding` a rule produces, the
-:class:`Recommendation` base class and the registry that binds each class to its id in knowledge/rules.toml.
+:class:`Recommendation` base class, the kinds of rule built on it (:class:`RulesOut`: drugs ruled out while something
+in the record stands; :class:`NoFamilyAfterStop`) and the registry that binds each class to its id (or ids) in
+knowledge/rules.toml.
 
 A recommendation owns, for its own clinical situation:
 

@@ -4,21 +4,19 @@ ASAS-EULAR 2022 #10)."""
 from __future__ import annotations
 
 from hooks.knowledge import Drug
-from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, register
+from hooks.rules.base import Context, Finding, Plan, Ranking, Recommendation, RulesOut, register
 
 
 @register("ibd_tnf_mab_no_il17")
-class IbdTnfMabNoIl17(Recommendation):
-    def _applies(self, drug: Drug) -> bool:
+class IbdTnfMabNoIl17(RulesOut[str]):
+    def standing(self, ctx: Context) -> str | None:
+        return ctx.condition_label("ibd") if ctx.has("ibd") else None
+
+    def rules_out(self, drug: Drug) -> bool:
         return drug.family == "il17i" or drug.key == "etanercept"
 
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if not ctx.has("ibd") or not self._applies(drug):
-            return None
-        return self.finding(f"{ctx.condition_label('ibd')} is on record.", short=self.summary(drug.key, drug.family))
-
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if ctx.has("ibd") and self._applies(drug) else None
+    def said(self, ctx: Context, drug: Drug, why: str) -> Finding:
+        return self.finding(f"{why} is on record.", short=self.summary(drug.key, drug.family))
 
     def rank(self, ctx: Context, ranking: Ranking) -> None:
         if ctx.has("ibd"):

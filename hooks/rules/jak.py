@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hooks.history import ADVERSE, NONRESPONSE, Course
 from hooks.knowledge import Drug
-from hooks.rules.base import Context, Finding, NoFamilyAfterStop, Plan, Ranking, Recommendation, register, year
+from hooks.rules.base import Context, Finding, NoFamilyAfterStop, Ranking, RulesOut, register, year
 
 
 @register("no_jak_after_jak_failure")
@@ -48,16 +48,15 @@ def jak_risk_factors(ctx: Context) -> list[str]:
 
 
 @register("jak_boxed_warning")
-class JakBoxedWarning(Recommendation):
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        factors = jak_risk_factors(ctx) if drug.family == "jaki" else []
-        if not factors:
-            return None
-        return self.finding(f"Risk factors in this record: {'; '.join(factors)}.",
-                            short=f"{self.summary()}: {factors[0].split(' (')[0]}")
+class JakBoxedWarning(RulesOut[list[str]]):
+    family = "jaki"
 
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if drug.family == "jaki" and jak_risk_factors(ctx) else None
+    def standing(self, ctx: Context) -> list[str] | None:
+        return jak_risk_factors(ctx) or None
+
+    def said(self, ctx: Context, drug: Drug, why: list[str]) -> Finding:
+        return self.finding(f"Risk factors in this record: {'; '.join(why)}.",
+                            short=f"{self.summary()}: {why[0].split(' (')[0]}")
 
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
         if "jaki" not in {d.family for d in starting} or jak_risk_factors(ctx):
@@ -89,15 +88,14 @@ def _tnfi_label_evidence(ctx: Context) -> tuple[bool, str]:
 
 
 @register("jak_after_tnfi_label")
-class JakAfterTnfiLabel(Recommendation):
-    def conflict(self, ctx: Context, drug: Drug, plan: Plan) -> Finding | None:
-        if drug.family != "jaki":
-            return None
-        met, said = _tnfi_label_evidence(ctx)
-        if met:
-            return None
-        any_tnfi = any(c.family == "tnfi" for c in ctx.courses)
-        return self.finding(said, short=self.summary("not_met" if any_tnfi else "none"))
+class JakAfterTnfiLabel(RulesOut[str]):
+    family = "jaki"
 
-    def excludes(self, ctx: Context, drug: Drug) -> str | None:
-        return self.excluded(drug) if drug.family == "jaki" and not _tnfi_label_evidence(ctx)[0] else None
+    def standing(self, ctx: Context) -> str | None:
+        """What the record shows when it does not document the label's TNF-blocker failure."""
+        met, said = _tnfi_label_evidence(ctx)
+        return None if met else said
+
+    def said(self, ctx: Context, drug: Drug, why: str) -> Finding:
+        any_tnfi = any(c.family == "tnfi" for c in ctx.courses)
+        return self.finding(why, short=self.summary("not_met" if any_tnfi else "none"))
