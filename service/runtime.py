@@ -117,7 +117,14 @@ class Runtime:
         return FhirServer(FhirTarget(base_url.rstrip("/"), token), self.reader, self.settings.fhir_timeout_s)
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The running app's runtime (a FastAPI dependency)."""
+def runtime_of(request: Request) -> Runtime:
+    """The running app's runtime."""
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """The running app's runtime, as a FastAPI dependency. ``async`` on purpose, like every dependency of the hook
+    route: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that cost more than the whole body
+    validation (docs/performance.md)."""
+    return runtime_of(request)

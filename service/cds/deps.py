@@ -25,8 +25,8 @@ async def authenticated(request: Request, runtime: RuntimeDep) -> None:
     await runtime.authenticator.verify(request)
 
 
-def our_service(service_id: str, runtime: RuntimeDep) -> str:
-    """The path's service id is one of this service's (either discovery mode's ids)."""
+async def our_service(service_id: str, runtime: RuntimeDep) -> str:
+    """The path's service id is one of this service's (either discovery mode's ids). ``async``: see get_runtime."""
     if not hooks_served(service_id, runtime.settings.discovery_mode):
         raise UnknownService(service_id)
     return service_id

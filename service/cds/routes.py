@@ -22,7 +22,7 @@ from service.cds.feedback import ITEM_MAX_BYTES, FeedbackRequest
 from service.cds.request import CDSRequest
 from service.governance.attributes import discovery_extension
 from service.outcome import outcome
-from service.runtime import Runtime, get_runtime
+from service.runtime import Runtime, runtime_of
 from service.storage import StoreUnavailable
 
 log = logging.getLogger("axspa.app")
@@ -133,7 +133,7 @@ def _count(runtime: Runtime, result: pipeline.Outcome) -> None:
 
 async def refused(request: Request, exc: Unauthorized) -> Response:
     """401 with no detail; the log line and the metric name the failed check."""
-    get_runtime(request).metrics.auth_failures.labels(exc.check).inc()
+    runtime_of(request).metrics.auth_failures.labels(exc.check).inc()
     log.warning("client authentication failed", extra={"check": exc.check})
     return Response(b'{"error":"unauthorized"}', status_code=401, media_type=JSON, headers={"WWW-Authenticate": "Bearer"})
 
