@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache, lru_cache
 from typing import Any
 
 from hooks.history import Course
@@ -81,9 +82,20 @@ _LINKISH = re.compile(r"\.(?=[^\W\d_])|:(?=/)|@")
 _LEADING = re.compile(r"^(?:[#>+=-]|\d+(?=[.)]))")
 
 
+#: Texts up to this long are made inert once per process (rule sentences, citations, drug names and record texts
+#: repeat from call to call); longer ones, rare, each time, so that the memo stays small (a few MiB at most).
+INERT_MEMO_CHARS = 1_000
+
+
 def inert(text: str, limit: int | None = None) -> str:
     """``text`` (from the record, the draft or the knowledge files) as markdown that renders as exactly that text,
     with no link, image, HTML or markdown structure; clipped to ``limit`` characters first."""
+    if len(text) <= INERT_MEMO_CHARS:
+        return _inert_memo(text, limit)
+    return _inert(text, limit)
+
+
+def _inert(text: str, limit: int | None) -> str:
     if not text.isprintable():  # controls, zero-width and bidi characters, line and paragraph separators
         text = "".join(c if c.isprintable() else " " if c.isspace() or unicodedata.category(c) == "Cc" else ""
                        for c in text)
@@ -103,6 +115,9 @@ def inert(text: str, limit: int | None = None) -> str:
         end = leading.end()
         text = f"{text[:end]}\\{text[end:]}" if text[:1].isdigit() else f"\\{text}"
     return text
+
+
+_inert_memo = lru_cache(maxsize=4096)(_inert)
 
 
 def _cite(rule: Rule) -> str:
@@ -145,17 +160,19 @@ def medication_request(drug: Drug, diagnosis: str | None, patient_id: str) -> di
 
 def _delete(order: DraftOrder, drug: Drug) -> Action:
     """Delete the draft, described by the drug it was read as: the draft's own text never reaches the action."""
-    return Action(type="delete", description=f"Remove the draft order for {drug.name}", resourceId=order.ref)
+    return Action.model_construct(type="delete", description=f"Remove the draft order for {drug.name}",
+                                  resourceId=order.ref)
 
 
 def _suggestions(ci: CardInput, rule_id: str, options: Sequence[Drug], replace: bool) -> list[Suggestion]:
     out = []
     for i, drug in enumerate(options):
-        actions = [Action(type="create", description=f"Draft order: {drug.order_text}, {drug.dose(ci.ctx.diagnosis)}",
-                          resource=medication_request(drug, ci.ctx.diagnosis, ci.patient_id))]
+        description = f"Draft order: {drug.order_text}, {drug.dose(ci.ctx.diagnosis)}"
+        actions = [Action.model_construct(type="create", description=description,
+                                          resource=medication_request(drug, ci.ctx.diagnosis, ci.patient_id))]
         if replace:
             actions.append(_delete(ci.order, ci.drug))
-        out.append(Suggestion(
+        out.append(Suggestion.model_construct(
             label=_clip(f"{'Replace with' if replace else 'Order'} {drug.display}, {drug.drug_class.short}", 120),
             uuid=stable_uuid(ci.hook_instance, rule_id, drug.key),
             isRecommended=i == 0,
@@ -165,7 +182,14 @@ def _suggestions(ci: CardInput, rule_id: str, options: Sequence[Drug], replace: 
 
 
 def _override_reasons(kb: Knowledge) -> list[OverrideReason]:
-    return [OverrideReason(system=kb.override_system, code=c, display=d) for c, d in kb.override_reasons]
+    return list(_knowledge_override_reasons(kb))
+
+
+@cache
+def _knowledge_override_reasons(kb: Knowledge) -> tuple[OverrideReason, ...]:
+    """The override reasons of rules.toml, built once: every card that accepts overrides offers the same ones."""
+    return tuple(OverrideReason.model_construct(system=kb.override_system, code=c, display=d)
+                 for c, d in kb.override_reasons)
 
 
 def _source(kb: Knowledge, rule: Rule, drug: Drug | None) -> Source:
@@ -176,8 +200,8 @@ def _source(kb: Knowledge, rule: Rule, drug: Drug | None) -> Source:
         url = f"https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid={set_id}"
     elif url.startswith("https://dailymed") and drug is not None:
         url = f"https://dailymed.nlm.nih.gov/dailymed/search.cfm?labeltype=all&query={drug.name.split()[0]}"
-    return Source(label=rule.source_label, url=url,
-                  topic=Coding(system=kb.topic_system, code=rule.id, display=rule.title))
+    topic = Coding.model_construct(system=kb.topic_system, code=rule.id, display=rule.title)
+    return Source.model_construct(label=rule.source_label, url=url, topic=topic)
 
 
 # ---------------------------------------------------------------------------------------------- detail
@@ -310,7 +334,7 @@ def conflict_card(ci: CardInput) -> Card:
         "do not order as drafted." if blocking else "another option may be preferred.")
     card_input = ci if plan is ci.plan else replace(ci, plan=None)
     options = plan.options if plan is not None and plan.held_by is None else []
-    return Card(
+    return Card.model_construct(
         uuid=stable_uuid(ci.hook_instance, "card", ci.order.ref),
         summary=_clip(summary),
         indicator=indicator,  # type: ignore[arg-type]
@@ -344,7 +368,7 @@ def caution_card(ci: CardInput, *, always: bool = False) -> Card | None:
         summary = f"{_cap(ci.drug.name)}: no conflict with the therapy history"
         indicator = "info"
         rule = ci.plan.because.rule if ci.plan and ci.plan.because else ci.kb.rule("tnfi_first")
-    return Card(
+    return Card.model_construct(
         uuid=stable_uuid(ci.hook_instance, "card", ci.order.ref),
         summary=_clip(summary),
         indicator=indicator,  # type: ignore[arg-type]
@@ -358,12 +382,12 @@ def hold_card(kb: Knowledge, hook_instance: str, hold: Finding, orders: Sequence
     """Critical card: nothing may be started while the hold stands (active TB, active serious infection)."""
     rule = hold.rule
     names = ", ".join(d.name for _, d in orders)
-    suggestions = [Suggestion(
+    suggestions = [Suggestion.model_construct(
         label=_clip(f"Remove the {d.name} draft order", 120),
         uuid=stable_uuid(hook_instance, rule.id, o.ref),
         actions=[_delete(o, d)],
     ) for o, d in orders]
-    return Card(
+    return Card.model_construct(
         uuid=stable_uuid(hook_instance, "card", rule.id),
         summary=_clip(_cap(rule.phrase("summary").format(drugs=names))),
         indicator="critical",
@@ -380,12 +404,12 @@ def unchecked_card(hook_instance: str, unchecked: Sequence[tuple[DraftOrder, Dru
     names = list(dict.fromkeys(drug.name for _, drug in unchecked))
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} other drugs" if len(names) > 10 else "")
     count = f"{len(unchecked)} more relevant draft order{'s' if len(unchecked) != 1 else ''}"
-    return Card(
+    return Card.model_construct(
         uuid=stable_uuid(hook_instance, "card", "orders-not-checked"),
         summary=_clip(f"{count} not checked: at most {limit} per call"),
         indicator="warning",
         detail=f"**{inert(count)} were not checked against the therapy history.**\n\n"
                f"- Not checked: {inert(shown)}.\n"
                f"- The service checks at most {limit} relevant orders per call: select fewer at a time to check them.",
-        source=Source(label="axSpA therapy-switch CDS service"),
+        source=Source.model_construct(label="axSpA therapy-switch CDS service"),
     )

@@ -1,7 +1,11 @@
 """CDS Hooks 2.0 response models: what the hook returns (cards) and the service serialises.
 
-Strict on purpose: the 2.0 invariants are enforced when a card is built, so a card that breaks the spec cannot leave
-the hook. Serialise with ``CDSResponse(cards=...).model_dump_json(exclude_none=True)``.
+Strict on purpose: these models state the 2.0 invariants (non-empty members, a delete carries its resourceId, at most
+one recommended suggestion under ``at-most-one``...). The hook's card builders (hooks/cards.py) guarantee them by
+construction and build with ``model_construct``, without running the validators on every call (they were most of
+a card's cost: docs/performance.md); the tests re-validate every card of every fixture, and of the property tests,
+with these models (tests/test_response_contract.py). Instances are frozen: the builders share the parts that never
+change (override reasons) between cards. Serialise with ``CDSResponse(cards=...).model_dump_json(exclude_none=True)``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ __all__ = ["Action", "CDSResponse", "Card", "Closed", "Coding", "Link", "Overrid
 class Closed(BaseModel):
     """A CDS Hooks response-side object (cards, discovery): only what 2.0 defines, plus ``extension``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     extension: dict[str, Any] | None = None
 
@@ -102,6 +106,6 @@ class Card(Closed):
 
 
 class CDSResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     cards: list[Card]
     systemActions: list[Action] | None = None

@@ -177,7 +177,9 @@ def _evaluate(
     """The evaluation, its response and the response's bytes; beyond ``max_response_bytes`` one small card
     replaces the cards (a giant answer would stall the EHR and the network for no reader)."""
     evaluation = hooks.evaluate(hook_input)
-    response = CDSResponse(cards=unique_ids(evaluation.cards) if relevant else [])
+    # The cards are built valid (hooks/cards.py; re-validated by tests/test_response_contract.py): constructing the
+    # response must not run their validators again, as CDSResponse(cards=...) would.
+    response = CDSResponse.model_construct(cards=unique_ids(evaluation.cards) if relevant else [])
     wire = response.model_dump_json(exclude_none=True).encode()
     if max_response_bytes is not None and len(wire) > max_response_bytes:
         response = withheld(hook_input.hook_instance, len(response.cards), len(wire), max_response_bytes)
