@@ -63,9 +63,9 @@ def _check_hook_for_service(service_id: str, cds_request: CDSRequest, mode: Disc
     },
 )
 async def call_service(
-    request: Request, service_id: str, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))],
-    runtime: RuntimeDep,
+    request: Request, service_id: str, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))]
 ) -> Response:
+    runtime = runtime_of(request)
     _check_hook_for_service(service_id, cds_request, runtime.settings.discovery_mode)
     result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings,
                                 max_response_bytes=runtime.settings.max_response_bytes)
@@ -87,8 +87,9 @@ async def call_service(
     },
 )
 async def feedback(
-    request: Request, service_id: str, parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))], runtime: RuntimeDep
+    request: Request, service_id: str, parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))]
 ) -> Response:
+    runtime = runtime_of(request)
     limit = runtime.settings.feedback_max_items
     if len(parsed.feedback) > limit:
         raise BadRequest(f"feedback: at most {limit} items per request (got {len(parsed.feedback)})")
