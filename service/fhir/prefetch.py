@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -80,7 +80,9 @@ async def resolve_prefetch(
     deadline = Deadline(server.budget_s if server is not None else 0.0)
     given = prefetch or {}
     slots = [_Slot(key) for key in PREFETCH_KEYS]
-    await asyncio.gather(*(_fill(slot, given, patient_id, server, deadline) for slot in slots))
+    pending = [read for slot in slots if (read := _fill(slot, given, patient_id, server, deadline)) is not None]
+    if pending:  # a complete prefetch (the usual case) reads nothing: no task to schedule
+        await asyncio.gather(*pending)
     fields = patient_data_fields({slot.name: slot.resources for slot in slots})
     notes = [note for slot in slots for note in slot.notes]
     medications = _unique(m for slot in slots for m in slot.medications)
@@ -109,31 +111,38 @@ async def resolve_prefetch(
     )
 
 
-async def _fill(
+def _fill(
     slot: _Slot, prefetch: dict[str, Any], patient_id: str, server: FhirServer | None, deadline: Deadline
-) -> None:
+) -> Coroutine[Any, Any, None] | None:
+    """Fill the slot from the prefetch; what remains to read from the server (a missing or unusable key, the next
+    pages of a paginated one) is returned, to be awaited with the other keys' reads, or None."""
     key = slot.key
     if key.key in prefetch:
         value = prefetch[key.key]
         if value is None:
-            return  # known empty
+            return None  # known empty
         if isinstance(value, dict) and value.get("resourceType") == "Bundle":
             slot.resources.extend(_entries(value, slot))
             following = next_link(value)
             if following:
                 slot.fetched = True
-                await _follow(slot, following, server, deadline)
-            return
+                return _follow(slot, following, server, deadline)
+            return None
         if isinstance(value, dict) and value.get("resourceType") == key.resource_type and not key.is_search:
             slot.resources.append(value)
-            return
+            return None
         why = "an OperationOutcome" if _is_outcome(value) else "not a usable FHIR Bundle"
         slot.notes.append(f"The EHR's prefetch of {key.key} was {why}.")
     if server is None:
         slot.available = False  # the hook says which data it could not obtain; there is no more to say here
-        return
-    url = server.target.url(render(key.template, patient_id))
+        return None
     slot.fetched = True
+    return _fetch(slot, server.target.url(render(key.template, patient_id)), server, deadline)
+
+
+async def _fetch(slot: _Slot, url: str, server: FhirServer, deadline: Deadline) -> None:
+    """Read the slot's key from the FHIR server (every page of a search); a failure leaves it unavailable."""
+    key = slot.key
     try:
         if key.is_search:
             for page in await server.reader.search(server.target, url, deadline):
