@@ -6,6 +6,7 @@ came from) and gets back an :class:`Evaluation` whose ``cards`` are typed CDS Ho
 """
 
 from hooks.contract import Evaluation, HookInput, HookSettings, PatientData
-from hooks.engine import evaluate, is_relevant_order, warm_up
+from hooks.engine import evaluate, is_relevant_order, relevant_orders, warm_up
 
-__all__ = ["Evaluation", "HookInput", "HookSettings", "PatientData", "evaluate", "is_relevant_order", "warm_up"]
+__all__ = ["Evaluation", "HookInput", "HookSettings", "PatientData", "evaluate", "is_relevant_order", "relevant_orders",
+           "warm_up"]

@@ -90,6 +90,9 @@ class HookInput:
     data: PatientData = field(default_factory=PatientData)
     today: date = field(default_factory=date.today)
     settings: HookSettings = field(default_factory=HookSettings)
+    #: The relevant orders as :func:`hooks.relevant_orders` read them from ``draft_orders``, ``selections`` and
+    #: ``data.medications``, when the caller has them already; None: ``evaluate`` reads the drafts itself.
+    orders: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

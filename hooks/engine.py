@@ -99,15 +99,22 @@ def _relevant_orders(kb: Knowledge, hook: str, draft_orders: Any, selections: tu
     return sorted(out, key=lambda od: od[0].ref)
 
 
-def is_relevant_order(hook: str, draft_orders: dict[str, Any], selections: tuple[str, ...],
-                      medications: Iterable[MedicationEntry] = ()) -> bool:
-    """Cheap pre-check (no patient data): does any selected/drafted order name a drug this hook speaks about?
-    ``medications``: Medication resources a draft ordered by reference may point at (else only those in draftOrders)."""
+def relevant_orders(hook: str, draft_orders: dict[str, Any], selections: tuple[str, ...],
+                    medications: Iterable[MedicationEntry] = ()) -> tuple[tuple[DraftOrder, Drug], ...]:
+    """Cheap pre-check (no patient data): the selected/drafted orders that name a drug this hook speaks about, with
+    their drug, by reference. ``medications``: Medication resources a draft ordered by reference may point at (else
+    only those in draftOrders). Pass the result to :class:`HookInput` (``orders``): the drafts are read once."""
     try:
-        return bool(_relevant_orders(knowledge(), hook, draft_orders, selections, MedicationIndex(medications)))
+        return tuple(_relevant_orders(knowledge(), hook, draft_orders, selections, MedicationIndex(medications)))
     except Exception:
         log.exception("draft orders could not be read; treated as not relevant")
-        return False
+        return ()
+
+
+def is_relevant_order(hook: str, draft_orders: dict[str, Any], selections: tuple[str, ...],
+                      medications: Iterable[MedicationEntry] = ()) -> bool:
+    """Does any selected/drafted order name a drug this hook speaks about (:func:`relevant_orders`)?"""
+    return bool(relevant_orders(hook, draft_orders, selections, medications))
 
 
 def _diagnosis(findings: list[ConditionFinding], notes: list[str]) -> str | None:
@@ -148,7 +155,8 @@ def evaluate(inp: HookInput) -> Evaluation:
     notes: list[str] = [f"Could not obtain {UNAVAILABLE_LABELS.get(k, k)}." for k in sorted(data.unavailable)]
     notes.extend(data.notes)
     meds = MedicationIndex(data.medications)
-    targets = _relevant_orders(kb, inp.hook, inp.draft_orders, inp.selections, meds)
+    targets = (list(inp.orders) if inp.orders is not None
+               else _relevant_orders(kb, inp.hook, inp.draft_orders, inp.selections, meds))
     findings = read_conditions(kb, data.conditions, notes)
     diagnosis = _diagnosis(findings, notes)
     records = read_medications(kb, chain(data.medication_statements, data.medication_requests), notes, meds)

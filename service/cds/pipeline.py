@@ -103,12 +103,12 @@ async def run(
         raise BadRequest(f"hook {request.hook!r} is not served by {SERVICE_ID} (served: {', '.join(SERVED_HOOKS)})")
     context = request.context
     drafts = selected_drafts(hook, context.draftOrders, request.selections)
-    relevant = await _off_loop(_entries(context.draftOrders), hooks.is_relevant_order, hook, context.draftOrders,
-                               request.selections)
+    orders = await _off_loop(_entries(context.draftOrders), hooks.relevant_orders, hook, context.draftOrders,
+                             request.selections)
     # A draft named only by a reference to a Medication nobody sent yet may be relevant: read before deciding.
-    by_reference = not relevant and bool(unresolved(drafts, medication_entries(_entry_list(context.draftOrders)),
-                                                    None))
-    if not relevant and not by_reference and not evaluate_unrelated:
+    by_reference = not orders and bool(unresolved(drafts, medication_entries(_entry_list(context.draftOrders)),
+                                                  None))
+    if not orders and not by_reference and not evaluate_unrelated:
         return Unrelated(hook)
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
     server = servers.fhir_server(request.fhirServer, token) if servers is not None else None
@@ -117,6 +117,9 @@ async def run(
     missing = required_data_missing(resolution.data.unavailable)
     if missing:
         return DataMissing(hook, resolution, missing)
+    if resolution.data.medications:  # a draft may reference one of them: read the drafts again, with them at hand
+        orders = await _off_loop(_entries(context.draftOrders), hooks.relevant_orders, hook, context.draftOrders,
+                                 request.selections, resolution.data.medications)
     hook_input = hooks.HookInput(
         hook=hook,
         hook_instance=request.hookInstance,
@@ -127,10 +130,9 @@ async def run(
         data=resolution.data,
         today=today,
         settings=settings,
+        orders=orders,
     )
-    if by_reference:  # its Medication may have arrived with the prefetch or been read: judge the order again
-        relevant = await _off_loop(_entries(context.draftOrders), hooks.is_relevant_order, hook, context.draftOrders,
-                                   request.selections, resolution.data.medications)
+    relevant = bool(orders)
     evaluation, response, wire = await _off_loop(_size(hook_input), _evaluate, hook_input, relevant,
                                                  max_response_bytes)
     return Evaluated(hook, resolution, evaluation, response, relevant, wire)
