@@ -45,13 +45,23 @@ class Rulebook:
                                  f"no rules.toml entry for {unknown}")
         self.kb = kb
         self.units: tuple[Recommendation, ...] = tuple(REGISTRY[rid](kb.rule(rid)) for rid in kb.precedence)
+        # Per step, the units that take part in it (that override the base class's no-op), in precedence order:
+        # most rules speak at one or two steps, and a plan asks every unit about every candidate drug.
+        self.holding = _taking_part(self.units, "hold")
+        self.excluding = _taking_part(self.units, "excludes")
+        self.ranking = _taking_part(self.units, "rank")
+        self.pruning = _taking_part(self.units, "prune")
+        self.conflicting = _taking_part(self.units, "conflict")
+        self.cautioning = _taking_part(self.units, "cautions")
+        self.advising = _taking_part(self.units, "advice")
+        self.answering_no_option = _taking_part(self.units, "no_option")
 
     def holds(self, ctx: Context) -> list[Finding]:
-        return [f for unit in self.units if (f := unit.hold(ctx)) is not None]
+        return [f for unit in self.holding if (f := unit.hold(ctx)) is not None]
 
     def exclusion(self, ctx: Context, drug: Drug) -> Exclusion | None:
         """Why ``drug`` is never offered to this patient: the first rule, in precedence order, that excludes it."""
-        for unit in self.units:
+        for unit in self.excluding:
             reason = unit.excludes(ctx, drug)
             if reason:
                 return Exclusion(unit.rule, reason)
@@ -63,7 +73,7 @@ class Rulebook:
         """The options to suggest instead of ``ordered``, ranked; never ``ordered`` itself or a biosimilar of it."""
         kb = self.kb
         ranking = Ranking(order=["tnf", "il17", "jak"])
-        for unit in reversed(self.units):  # the highest precedence has the last word
+        for unit in reversed(self.ranking):  # the highest precedence has the last word
             unit.rank(ctx, ranking)
         excluded: dict[str, Exclusion] = {}
         groups: dict[str, list[Drug]] = {g: [] for g in ranking.order}
@@ -79,7 +89,7 @@ class Rulebook:
                     excluded[key] = why
                 else:
                     groups[group].append(drug)
-        for unit in self.units:
+        for unit in self.pruning:
             for key, reason in unit.prune(ctx, groups).items():
                 excluded[key] = Exclusion(unit.rule, reason)
             for group in groups:
@@ -91,19 +101,23 @@ class Rulebook:
             for group in ranking.order:
                 plan.options.extend(groups[group][: min(per_group, most - len(plan.options))])
         if not plan.options and plan.held_by is None:
-            plan.no_option = next((f for unit in self.units if (f := unit.no_option(ctx)) is not None), None)
+            plan.no_option = next((f for unit in self.answering_no_option if (f := unit.no_option(ctx)) is not None), None)
         return plan
 
     def conflicts(self, ctx: Context, drug: Drug, plan: Plan) -> list[Finding]:
         """Every rule that ordering ``drug`` goes against, in precedence order."""
-        return [f for unit in self.units if (f := unit.conflict(ctx, drug, plan)) is not None]
+        return [f for unit in self.conflicting if (f := unit.conflict(ctx, drug, plan)) is not None]
 
     def cautions(self, ctx: Context, ordered: Drug, starting: Sequence[Drug]) -> list[Finding]:
         """What a card about ``ordered`` must say besides; ``starting`` = the drugs the patient would start."""
-        return [f for unit in self.units for f in unit.cautions(ctx, ordered, starting)]
+        return [f for unit in self.cautioning for f in unit.cautions(ctx, ordered, starting)]
 
     def advice(self, ctx: Context) -> list[Finding]:
-        return [f for unit in self.units for f in unit.advice(ctx)]
+        return [f for unit in self.advising for f in unit.advice(ctx)]
+
+
+def _taking_part(units: tuple[Recommendation, ...], step: str) -> tuple[Recommendation, ...]:
+    return tuple(unit for unit in units if getattr(type(unit), step) is not getattr(Recommendation, step))
 
 
 @cache
