@@ -9,6 +9,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import Metric
 
+#: The methods the request metrics name; any other is counted as "other" (a label set is bounded: never what a
+#: client chose to send).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -97,6 +100,18 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_Forward(CONNECTIONS.registry))
+        self._per_request: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
+
+    def request_done(self, route: str, method: str, hook: str, status: int, seconds: float) -> None:
+        """Count and time one HTTP request. The label children of each combination are looked up once and kept
+        (``labels()`` costs a lock and a tuple of strings per call; the combinations are few)."""
+        key = (route, method if method in METHODS else "other", hook, status)
+        children = self._per_request.get(key)
+        if children is None:
+            children = self._per_request[key] = (
+                self.requests.labels(key[0], key[1], hook, str(status)), self.latency.labels(key[0], key[1], hook))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """This process's metrics; with several workers (PROMETHEUS_MULTIPROC_DIR set) every worker's, summed."""

@@ -100,6 +100,4 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             hook = scope.get("state", {}).get("hook") or "none"
-            method = scope["method"]
-            self.metrics.requests.labels(route, method, hook, str(status)).inc()
-            self.metrics.latency.labels(route, method, hook).observe(time.perf_counter() - started)
+            self.metrics.request_done(route, scope["method"], hook, status, time.perf_counter() - started)
