@@ -7,7 +7,9 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 
 import httpx
 from starlette.concurrency import run_in_threadpool
@@ -44,6 +46,13 @@ class Runtime:
     feedback_limiter: RateLimiter
     ready: bool = field(default=True)
     _retention: asyncio.Task[None] | None = field(default=None, repr=False)
+    _allowed: Callable[[str], bool] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The allowlist's answer for each fhirServer seen: a deployment talks to a handful of EHR servers, and the
+        # check (canonical forms of the URL and of every entry) would otherwise run on every call. Bounded: a
+        # client that sends many different URLs only evicts its own.
+        self._allowed = lru_cache(maxsize=256)(partial(fhir_server_allowed, settings=self.settings))
 
     @classmethod
     async def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
@@ -111,7 +120,7 @@ class Runtime:
         """The EHR's FHIR server, if we may call it; otherwise None (treated as no server)."""
         if not base_url:
             return None
-        if not fhir_server_allowed(base_url, self.settings):
+        if not self._allowed(base_url):
             log.warning("fhirServer not allowlisted; it will not be contacted")
             return None
         return FhirServer(FhirTarget(base_url.rstrip("/"), token), self.reader, self.settings.fhir_timeout_s)
