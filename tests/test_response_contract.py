@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hooks import HookSettings
-from hooks.cards import _override_reasons, _source
+from hooks.cards import _override_reasons, _source, stable_uuid
 from hooks.knowledge import knowledge
 from hooks.response import Coding, OverrideReason, Source
 from service.cds import CDSRequest, CDSResponse
@@ -71,3 +74,10 @@ def test_every_override_reason_is_valid() -> None:
     assert reasons
     for reason in reasons:
         assert OverrideReason.model_validate(reason.model_dump()) == reason
+
+
+@given(st.text(), st.text(), st.text())
+def test_stable_uuid_is_exactly_uuid5_of_the_request_the_rule_and_the_option(instance: str, rule: str, option: str):
+    expected = uuid.uuid5(uuid.NAMESPACE_URL, f"axspa-cds:{instance}:{rule}:{option}")
+    assert stable_uuid(instance, rule, option) == str(expected)
+    assert uuid.UUID(stable_uuid(instance, rule, option)).version == 5
