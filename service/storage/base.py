@@ -14,6 +14,10 @@ import orjson
 
 from service.storage.ledger import LedgerCard, LedgerRow
 
+#: Expired ``jti`` rows are deleted at most this often (through an index on the expiry), not on every claim: a
+#: claim is one indexed insert. An expired row met before its deletion is reclaimed by that insert, atomically.
+JTI_CLEANUP_EVERY_S = 60.0
+
 
 class StoreUnavailable(Exception):
     """The store did not answer (connection refused, pool exhausted, database locked): the call gets 503."""

@@ -18,7 +18,7 @@ import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from service.storage.base import feedback_row
+from service.storage.base import JTI_CLEANUP_EVERY_S, feedback_row
 from service.storage.ledger import EARLIEST, LATEST, PAGE, LedgerCard, LedgerRow, collapse, group_outcomes
 
 log = logging.getLogger("axspa.store")
@@ -60,7 +60,6 @@ CREATE INDEX IF NOT EXISTS axspa_card_ledger_first_shown ON axspa_card_ledger (f
 CREATE INDEX IF NOT EXISTS axspa_card_ledger_last_shown ON axspa_card_ledger (last_shown);
 CREATE INDEX IF NOT EXISTS axspa_feedback_card ON axspa_feedback (card);
 """
-_CLEANUP_EVERY_S = 60.0
 
 
 class PostgresStore:
@@ -141,7 +140,7 @@ class PostgresStore:
 
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         now = time.time()
-        cleanup = now - self._last_cleanup >= _CLEANUP_EVERY_S
+        cleanup = now - self._last_cleanup >= JTI_CLEANUP_EVERY_S
         if cleanup:
             self._last_cleanup = now
 

@@ -1,0 +1,55 @@
+"""The SQLite replay cache (the embedded default): one indexed insert per claim, a token id claimed once until it
+expires, expired rows deleted by a periodic clean-up, claims kept across a restart. (PostgreSQL: test_replicas.py.)"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from service.storage import SqliteStore
+from service.storage.base import JTI_CLEANUP_EVERY_S
+
+ISS = "https://ehr.example.org"
+
+
+def _rows(path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT count(*) FROM jti_seen").fetchone()[0]
+
+
+def test_a_token_id_is_claimed_once_per_issuer_until_it_expires(tmp_path):
+    store = SqliteStore(str(tmp_path / "s.sqlite3"))
+    later = time.time() + 360
+    assert store.claim_jti(ISS, "j1", later) is True
+    assert store.claim_jti(ISS, "j1", later) is False
+    assert store.claim_jti("https://other.example.org", "j1", later) is True
+    assert store.claim_jti(ISS, "old", time.time() - 1) is True
+    assert store.claim_jti(ISS, "old", later) is True  # the earlier claim had expired: reclaimed
+    assert store.claim_jti(ISS, "old", later) is False
+    store.close()
+
+
+def test_a_claim_survives_a_restart_of_the_service(tmp_path):
+    path = str(tmp_path / "s.sqlite3")
+    first = SqliteStore(path)
+    assert first.claim_jti(ISS, "j1", time.time() + 300)
+    first.close()
+    again = SqliteStore(path)
+    assert again.claim_jti(ISS, "j1", time.time() + 300) is False
+    again.close()
+
+
+def test_expired_claims_are_deleted_by_the_periodic_cleanup_not_kept_forever(tmp_path, monkeypatch):
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(str(path))
+    now = time.time()
+    for n in range(50):
+        store.claim_jti(ISS, f"short-{n}", now + 1)
+    store.claim_jti(ISS, "long", now + 3600)
+    assert _rows(path) == 51  # the first claim's clean-up ran before any of these existed
+    clock = now + 2 * JTI_CLEANUP_EVERY_S
+    monkeypatch.setattr("service.storage.sqlite.time.time", lambda: clock)
+    assert store.claim_jti(ISS, "next", clock + 300)
+    assert _rows(path) == 2  # "long" and "next": the 50 expired rows are gone
+    assert store.claim_jti(ISS, "long", clock + 300) is False  # a live claim is untouched by the clean-up
+    store.close()
