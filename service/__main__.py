@@ -61,6 +61,7 @@ def serve(host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         log_config=None,
+        access_log=settings.access_log,
         proxy_headers=True,
         # Connection hygiene (README "Operations: limits"): uvicorn's httptools protocol with read timeouts, a
         # connection bound that sheds idle connections first, a drained 413 and quiet disconnects. Each worker

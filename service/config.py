@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         "card; alert fatigue is a defect).",
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    access_log: bool = Field(
+        False, description="uvicorn's access log (`python -m service`): one line per HTTP request with its method, "
+        "path, status and client address. Off by default: /metrics counts every request by route and status, and "
+        "the line cost as much as a fifth of a seed call's own work.",
+    )
     ledger_retention_days: int = Field(
         400, ge=1, description="Card ledger rows last shown longer ago than this are deleted (checked hourly)."
     )

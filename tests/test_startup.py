@@ -88,3 +88,22 @@ def test_an_invalid_suggested_medication_request_refuses_start_up(monkeypatch, t
     with pytest.raises(StartupRefused, match=r"suggested MedicationRequest for \w+ \(AS\) is not valid FHIR R4"):
         with client(tmp_path):
             pass
+
+
+@pytest.mark.parametrize("access_log", [None, "true"])
+def test_the_access_log_is_off_by_default_and_cds_access_log_turns_it_on(tmp_path, access_log):
+    port = free_port()
+    env = {"CDS_ACCESS_LOG": access_log} if access_log else {}
+    process = _serve([sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)], tmp_path, **env)
+    try:
+        assert _wait(f"http://127.0.0.1:{port}/readyz", process).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/cds-services").status_code == 200
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode(errors="replace")
+    access = [json.loads(line) for line in output.splitlines()
+              if line.startswith("{") and json.loads(line)["logger"] == "uvicorn.access"]
+    if access_log:
+        assert any("GET /cds-services HTTP/1.1" in line["msg"] and "200" in line["msg"] for line in access), output
+    else:
+        assert access == [], access
