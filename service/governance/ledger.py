@@ -4,14 +4,15 @@ The hook endpoint hands each answer's cards to :meth:`LedgerWriter.answered`, wh
 queue (a few microseconds; nothing is built or written on the request path). One background thread per process
 turns them into :class:`~service.storage.ledger.LedgerRow` s (card uuid, rule id, hook, indicator, suggestion uuids
 and the drug each orders, a timestamp: never a patient identifier or any text) and writes whatever has accumulated
-in one batch, so that under load the batches grow instead of the queue. It also counts the rule metrics (a card
-recorded for the first time is ``shown``; feedback for a ledger card is ``accepted`` or ``overridden``) and deletes
-rows older than the retention once an hour.
+in one batch, so that under load the batches grow instead of the queue; after the first answer of a batch it
+lingers ``LINGER_S`` for more, so that answers one at a time do not cost one transaction (and one fsync) each.
+It also counts the rule metrics (a card recorded for the first time is ``shown``; feedback for a ledger card is
+``accepted`` or ``overridden``) and deletes rows older than the retention once an hour.
 
 What can be lost, and how it shows: a full queue (the store is down or too slow) drops the answer's rows and counts
 them in ``cds_ledger_dropped_rows_total{reason="queue-full"}``; a failed write drops its batch
 (``reason="store-error"``); on shutdown the queue is flushed (up to ``stop``'s timeout); if the process dies
-(killed, out of memory) the rows still queued, at most the few milliseconds' worth since the last write, are lost.
+(killed, out of memory) the rows still queued, at most the last ``LINGER_S`` and one batch's worth, are lost.
 A lost row makes its feedback "unmatched" in the report; the answers themselves are never affected.
 """
 
@@ -34,6 +35,9 @@ from service.storage.ledger import LedgerRow
 
 log = logging.getLogger("axspa.ledger")
 DAY_S = 86_400.0
+#: How long the writer waits for more answers after the first one of a batch (measured: one answer per
+#: transaction cost the writer thread as much CPU as the answer's own cards; docs/performance.md).
+LINGER_S = 0.05
 
 
 def ledger_rows(hook: str, cards: Sequence[Card], shown_at: float) -> list[LedgerRow]:
@@ -134,6 +138,8 @@ class LedgerWriter:
                 next_prune = time.monotonic() + self.prune_every_s
             if first is None:
                 continue
+            if not isinstance(first, _Marker):
+                time.sleep(LINGER_S)
             items = [first]
             while len(items) < self.batch:
                 try:
