@@ -41,7 +41,8 @@ def serve(host: str, port: int, workers: int) -> int:
 
     from service.config import Settings, StartupRefused
     from service.ops import configure
-    from service.ops.connections import ConnectionLimits, GuardedHttpToolsProtocol, timeout_keep_alive
+    from service.ops.connections import GuardedHttpToolsProtocol
+    from service.ops.limits import ConnectionLimits, timeout_keep_alive
     from service.startup import check_suggestion_templates, startup_check
 
     settings = Settings()
@@ -77,7 +78,7 @@ def serve(host: str, port: int, workers: int) -> int:
 
 def announce_fd_limit(settings: Settings) -> None:
     """Raise the soft file-descriptor limit to the hard one (the workers inherit it) and say what it allows."""
-    from service.ops.connections import connection_budget, raise_fd_limit
+    from service.ops.limits import connection_budget, raise_fd_limit
 
     log = logging.getLogger("axspa.connections")
     before, soft, hard = raise_fd_limit()
