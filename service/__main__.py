@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return report_main(argv[1:])
     if argv and argv[0] == "replay":
-        from service.governance.replay import main as replay_main
+        from service.governance.replay_cli import main as replay_main
 
         return replay_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)

@@ -16,7 +16,7 @@ from cds import client, hook_url
 from support import in_ci
 from support.bulk import request_resources, write_export
 
-from service.governance import replay
+from service.governance import replay, replay_cli
 from service.governance.export import read_export, referenced_medications
 from service.ops import pseudonym
 
@@ -43,7 +43,7 @@ def endpoint(tmp_path_factory) -> dict[str, Counter[tuple[str, str]]]:
 
 def _replay_cli(capsys, *args: str) -> tuple[int, str, str]:
     try:
-        code = replay.main(list(args))
+        code = replay_cli.main(list(args))
     except SystemExit as exc:
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
