@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hooks import terminology
+import hooks.terminology as terminology
 from hooks.knowledge_model import Drug, DrugClass, Knowledge, ObservationKind, Rule, ValueSet
 from hooks.schema import (
     ConditionsFile,

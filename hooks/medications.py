@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from hooks import terminology
+import hooks.terminology as terminology
 from hooks.contract import MedicationEntry, medication_key
 from hooks.fhir_values import (
     as_list,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from hooks import terminology
+import hooks.terminology as terminology
 from hooks.fhir_values import as_list, as_str, codings, one_line, parse_date, reference_of, resources, status_code, texts
 from hooks.knowledge import Knowledge, normalise_icd
 from hooks.medications import (
