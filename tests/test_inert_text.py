@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from hooks.cards import MESSAGE_MAX, inert
+from hooks.inert import MESSAGE_MAX, inert
 from hooks.response import Card
 from service.dev import evaluate_request
 

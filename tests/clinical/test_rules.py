@@ -30,8 +30,8 @@ from axspa_builders import (
 )
 
 from fhir_fixtures import builders
-from hooks.cards import inert
 from hooks.engine import evaluate, is_relevant_order
+from hooks.inert import inert
 from hooks.knowledge import knowledge
 from hooks.response import Card
 
