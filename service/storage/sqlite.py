@@ -113,13 +113,13 @@ class SqliteStore:
                 self._last_cleanup = now
                 self._jti_db.execute("DELETE FROM jti_seen WHERE expires_at < ?", (now,))
             # One statement, one implicit transaction: a new pair is inserted, an expired one reclaimed, a live one
-            # left as it is (no row returned: a replay).
+            # left as it is (no row returned: a replay). fetchall() runs the statement to its end, which commits.
             claimed = self._jti_db.execute(
                 "INSERT INTO jti_seen VALUES (?,?,?) ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = "
                 "excluded.expires_at WHERE jti_seen.expires_at < ? RETURNING 1",
                 (issuer, jti, expires_at, now),
-            ).fetchone()
-            return claimed is not None
+            ).fetchall()
+            return bool(claimed)
 
     def prune_feedback(self, received_before: float) -> int:
         with self._lock:
