@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS axspa_card_ledger (
 CREATE INDEX IF NOT EXISTS axspa_card_ledger_first_shown ON axspa_card_ledger (first_shown);
 CREATE INDEX IF NOT EXISTS axspa_card_ledger_last_shown ON axspa_card_ledger (last_shown);
 CREATE INDEX IF NOT EXISTS axspa_feedback_card ON axspa_feedback (card);
+CREATE INDEX IF NOT EXISTS axspa_feedback_received ON axspa_feedback (received_at);
 """
 
 

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS card_ledger (
 CREATE INDEX IF NOT EXISTS card_ledger_first_shown ON card_ledger (first_shown);
 CREATE INDEX IF NOT EXISTS card_ledger_last_shown ON card_ledger (last_shown);
 CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card);
+CREATE INDEX IF NOT EXISTS feedback_received ON feedback (received_at);
 """
 
 

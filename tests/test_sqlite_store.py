@@ -1,5 +1,7 @@
-"""The SQLite replay cache (the embedded default): one indexed insert per claim, a token id claimed once until it
-expires, expired rows deleted by a periodic clean-up, claims kept across a restart. (PostgreSQL: test_replicas.py.)"""
+"""The SQLite store (the embedded default). The replay cache: one indexed insert per claim, a token id claimed once
+until it expires, expired rows deleted by a periodic clean-up, claims kept across a restart. Every periodic deletion
+(expired claims, feedback and ledger retention) goes through an index, never a scan of the table.
+(PostgreSQL: test_replicas.py.)"""
 
 from __future__ import annotations
 
@@ -53,3 +55,13 @@ def test_expired_claims_are_deleted_by_the_periodic_cleanup_not_kept_forever(tmp
     assert _rows(path) == 2  # "long" and "next": the 50 expired rows are gone
     assert store.claim_jti(ISS, "long", clock + 300) is False  # a live claim is untouched by the clean-up
     store.close()
+
+
+def test_every_periodic_deletion_uses_an_index(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    SqliteStore(str(path)).close()
+    with sqlite3.connect(path) as db:
+        for table, column in (("jti_seen", "expires_at"), ("feedback", "received_at"), ("card_ledger", "last_shown")):
+            plan = " ".join(row[-1] for row in db.execute(
+                f"EXPLAIN QUERY PLAN DELETE FROM {table} WHERE {column} < ?", (time.time(),)))
+            assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (table, plan)
