@@ -52,7 +52,7 @@ def stable_uuid(hook_instance: str, rule_id: str, option: str) -> str:
     """Deterministic id: the same request gives the same JSON. It is exactly
     ``str(uuid.uuid5(uuid.NAMESPACE_URL, f"axspa-cds:{hook_instance}:{rule_id}:{option}"))`` (a test holds it to
     that), computed from the SHA-1 digest with the namespace already hashed and without a ``UUID`` object: a
-    quarter of the cost, and a response has a dozen ids."""
+    quarter of the cost, for each of the ids of a response (five for the seed)."""
     digest = _UUID5_PREFIX.copy()
     digest.update(f"{hook_instance}:{rule_id}:{option}".encode())
     x = digest.hexdigest()
