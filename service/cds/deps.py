@@ -25,11 +25,10 @@ async def authenticated(request: Request, runtime: RuntimeDep) -> None:
     await runtime.authenticator.verify(request)
 
 
-async def our_service(service_id: str, runtime: RuntimeDep) -> str:
-    """The path's service id is one of this service's (either discovery mode's ids). ``async``: see get_runtime."""
+def check_service(service_id: str, runtime: Runtime) -> None:
+    """The path's service id is one of this service's (either discovery mode's ids)."""
     if not hooks_served(service_id, runtime.settings.discovery_mode):
         raise UnknownService(service_id)
-    return service_id
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -65,8 +64,8 @@ def body(model: type[Model]) -> Callable[..., Awaitable[Model]]:
 
     async def validated(request: Request, service_id: str) -> Model:
         runtime = runtime_of(request)
-        await runtime.authenticator.verify(request)
-        await our_service(service_id, runtime)
+        await authenticated(request, runtime)
+        check_service(service_id, runtime)
         document = await json_object(request)
         try:
             return model.model_validate(document)
