@@ -39,15 +39,15 @@ def main(argv: list[str] | None = None) -> int:
 def serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    from service.config import Settings, StartupRefused
+    from service.config import StartupRefused, load_settings
     from service.ops import configure
     from service.ops.connections import GuardedHttpToolsProtocol
     from service.ops.limits import ConnectionLimits, timeout_keep_alive
     from service.startup import check_suggestion_templates, startup_check
 
-    settings = Settings()
-    configure(settings.log_level)
     try:
+        settings = load_settings()
+        configure(settings.log_level)
         # Checked here for a clean one-line refusal; the app checks again (and warns about dev mode) at start-up.
         startup_check(settings, announce=False)
         check_suggestion_templates()

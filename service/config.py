@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_ID = "axspa-therapy-switch"  # order-select (and, in shared discovery mode, order-sign too)
@@ -157,3 +157,14 @@ class Settings(BaseSettings):
     def endpoint_url(self, path: str) -> str:
         """The public URL of a route (what a client's JWT ``aud`` must name)."""
         return f"{self.public_base_url}{path}"
+
+
+def load_settings() -> Settings:
+    """The ``CDS_*`` settings, or :class:`StartupRefused` naming every variable that does not parse and why (never
+    its value: a URL may hold a password)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [f"CDS_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+                    for error in exc.errors(include_input=False, include_url=False)]
+        raise StartupRefused("; ".join(problems)) from None

@@ -74,6 +74,20 @@ def test_python_m_service_refuses_to_start_on_one_line_naming_the_problem(tmp_pa
     assert line.startswith("axspa-cds: refusing to start:") and all(word in line for word in expected), line
 
 
+def test_a_cds_variable_that_does_not_parse_refuses_start_up_on_one_line_naming_it(tmp_path):
+    """A typo in the environment is an operator's error: exit 2 and one line naming each variable, never a
+    traceback, and never the value (a database URL may hold a password)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    environment.update(CDS_ALLOW_UNAUTHENTICATED="true", CDS_ACCESS_LOG="maybe", CDS_KEEP_ALIVE_S="s3cret-abc",
+                       CDS_DATABASE_URL=f"sqlite:///{tmp_path / 's.sqlite3'}")
+    result = subprocess.run([sys.executable, "-m", "service", "--port", str(free_port())],
+                            cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("axspa-cds: refusing to start:") and "CDS_ACCESS_LOG" in line and "CDS_KEEP_ALIVE_S" in line
+    assert "s3cret" not in line and "maybe" not in line
+
+
 def test_an_invalid_suggested_medication_request_refuses_start_up(monkeypatch, tmp_path):
     """Every drug's suggested MedicationRequest is validated with fhir.resources at start-up."""
     from cds import client

@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 
 from service.cds import pipeline
-from service.config import Settings
+from service.config import StartupRefused, load_settings
 from service.dev.bundles import read_json
 from service.dev.errors import InputError
 from service.governance._cli import CliError, Parser, emit, iso_date, plot_path
@@ -116,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise CliError(str(exc)) from None
             if not isinstance(order, dict) or order.get("resourceType") != "MedicationRequest":
                 raise CliError("--order must be a FHIR MedicationRequest")
-        configured = pipeline.hook_settings(Settings())
+        try:
+            configured = pipeline.hook_settings(load_settings())
+        except StartupRefused as exc:
+            raise CliError(str(exc)) from None
         options = Options(order, args.hook, args.today or date.today(), configured)
         inputs = find_inputs(args.path, args.pattern)
         progress = sys.stderr.isatty() if args.progress is None else args.progress

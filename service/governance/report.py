@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from service.config import Settings
+from service.config import StartupRefused, load_settings
 from service.governance._cli import CliError, Parser, emit, iso_date, plot_path
 from service.storage import Store, open_store
 from service.storage.ledger import LedgerCard
@@ -160,7 +160,10 @@ def render_text(report: Report) -> str:
 
 def open_configured_store() -> Store:
     """The store of ``CDS_DATABASE_URL``; a SQLite file must already exist (a report never creates one)."""
-    url = Settings().database_url
+    try:
+        url = load_settings().database_url
+    except StartupRefused as exc:
+        raise CliError(str(exc)) from None
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise CliError(f"CDS_DATABASE_URL names {url.removeprefix('sqlite:///')}, which does not exist")
     try:
