@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import date
 from functools import cache
-from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -15,7 +14,7 @@ from starlette.responses import Response
 from hooks.response import CDSResponse
 from service.auth import Unauthorized
 from service.cds import pipeline
-from service.cds.deps import RuntimeDep, authenticated, body
+from service.cds.deps import RuntimeDep, accepted, authenticated
 from service.cds.discovery import DiscoveryMode, discovery_document, hooks_served, listed_id
 from service.cds.errors import BadRequest, CdsError, TooManyRequests
 from service.cds.feedback import ITEM_MAX_BYTES, FeedbackRequest
@@ -62,9 +61,8 @@ def _check_hook_for_service(service_id: str, cds_request: CDSRequest, mode: Disc
         412: {"description": "Required data unobtainable (OperationOutcome)"},
     },
 )
-async def call_service(
-    request: Request, service_id: str, cds_request: Annotated[CDSRequest, Depends(body(CDSRequest))]
-) -> Response:
+async def call_service(request: Request, service_id: str) -> Response:
+    cds_request = await accepted(request, service_id, CDSRequest)
     runtime = runtime_of(request)
     _check_hook_for_service(service_id, cds_request, runtime.settings.discovery_mode)
     result = await pipeline.run(cds_request, runtime, date.today(), settings=runtime.hook_settings,
@@ -86,9 +84,8 @@ async def call_service(
         "requestBody": {"required": True, "content": {JSON: {"schema": FeedbackRequest.model_json_schema()}}}
     },
 )
-async def feedback(
-    request: Request, service_id: str, parsed: Annotated[FeedbackRequest, Depends(body(FeedbackRequest))]
-) -> Response:
+async def feedback(request: Request, service_id: str) -> Response:
+    parsed = await accepted(request, service_id, FeedbackRequest)
     runtime = runtime_of(request)
     limit = runtime.settings.feedback_max_items
     if len(parsed.feedback) > limit:
