@@ -236,6 +236,12 @@ MATRIX: list[tuple[str, Any, str]] = [
     ("malformed: not a JWT", lambda: "not-a-jwt", "malformed-token"),
     ("malformed: three garbage parts", lambda: "a.b.c", "malformed-token"),
     ("malformed: payload not JSON", lambda: ec().split(".")[0] + ".bm90IGpzb24." + ec().split(".")[2], "malformed-token"),
+    ("malformed: padded segment", lambda: ec().replace(".", "=.", 1), "malformed-token"),
+    ("malformed: standard base64 (not base64url) in the signature", lambda: ec()[:-2] + "+/", "malformed-token"),
+    ("malformed: a crit extension, signed", lambda: ec(headers={"crit": ["exp"]}), "malformed-token"),
+    ("malformed: unencoded payload (b64 false)", lambda: unsigned_token(
+        {"alg": "ES384", "typ": "JWT", "kid": "ec-kid", "b64": False, "crit": ["b64"]}, _claims(), b"x" * 96),
+     "malformed-token"),
     ("alg none", lambda: unsigned_token({"alg": "none", "typ": "JWT", "kid": "ec-kid"}, _claims()), "alg-not-allowed"),
     ("alg None", lambda: unsigned_token({"alg": "None", "typ": "JWT", "kid": "ec-kid"}, _claims()), "alg-not-allowed"),
     ("HS384 with the RSA public key PEM as secret (key confusion)",
