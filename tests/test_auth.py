@@ -319,6 +319,24 @@ def test_replayed_jti_is_refused_for_the_tokens_lifetime(api, caplog):
     assert discover(api, EPIC.mint(iss=EPIC_ISS, aud=DISCOVERY_AUD, jti=jti)).status_code == 200
 
 
+def test_a_replay_claim_that_must_wait_for_another_writer_waits_and_still_refuses_replays(tmp_path, caplog):
+    """The claim is made on the event loop only when nothing holds the database; otherwise it waits in a thread
+    (here behind another connection's write transaction) and guards the token ids just the same."""
+    import sqlite3
+
+    with secured_client(tmp_path, DEFAULT_CLIENTS) as api:
+        assert discover(api, ec()).status_code == 200  # the first claim also ran the clean-up of expired rows
+        writer = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None, check_same_thread=False)
+        writer.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.3, writer.execute, ("COMMIT",)).start()
+        token = ec()
+        started = time.monotonic()
+        assert discover(api, token).status_code == 200
+        assert time.monotonic() - started >= 0.25  # it waited for the writer (a thread), it was not refused
+        assert_refused(discover(api, token), caplog, "replay")  # claimed on the fast path once the lock is free
+        writer.close()
+
+
 def test_a_refused_token_does_not_burn_its_jti(api, caplog):
     """The jti is claimed only after the signature verified: a forgery cannot pre-empt a real token."""
     jti = "victim-jti"

@@ -65,3 +65,46 @@ def test_every_periodic_deletion_uses_an_index(tmp_path):
             plan = " ".join(row[-1] for row in db.execute(
                 f"EXPLAIN QUERY PLAN DELETE FROM {table} WHERE {column} < ?", (time.time(),)))
             assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (table, plan)
+
+
+# --------------------------------------------------------------------------- claims on the event loop (no wait)
+
+
+def test_a_claim_on_the_event_loop_and_one_in_a_thread_guard_the_same_token_ids(tmp_path):
+    store = SqliteStore(str(tmp_path / "s.sqlite3"))
+    later = time.time() + 360
+    assert store.claim_jti_now(ISS, "first", later) is None  # a new store's clean-up is due: that claim waits
+    assert store.claim_jti(ISS, "first", later) is True  # ... in a thread, and runs the clean-up
+    assert store.claim_jti_now(ISS, "j1", later) is True
+    assert store.claim_jti_now(ISS, "j1", later) is False  # a replay, seen on the fast path
+    assert store.claim_jti(ISS, "j1", later) is False  # ... and on the slow one
+    assert store.claim_jti(ISS, "j2", later) is True
+    assert store.claim_jti_now(ISS, "j2", later) is False
+    assert store.claim_jti_now(ISS, "old", time.time() - 1) is True
+    assert store.claim_jti_now(ISS, "old", later) is True  # expired: reclaimed
+    store.close()
+
+
+def test_a_claim_on_the_event_loop_never_waits_for_another_writer(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(str(path))
+    later = time.time() + 360
+    assert store.claim_jti(ISS, "warm", later)  # the clean-up is done: the fast path is open
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process (a worker, the ledger) holds the write lock
+    started = time.perf_counter()
+    assert store.claim_jti_now(ISS, "j1", later) is None  # would wait: left to a thread
+    assert time.perf_counter() - started < 0.05
+    writer.execute("COMMIT")
+    assert store.claim_jti_now(ISS, "j1", later) is True  # nothing was written by the refused attempt
+    assert store.claim_jti(ISS, "j1", later) is False
+    writer.close()
+    store.close()
+
+
+def test_a_claim_on_the_event_loop_waits_for_no_other_claim(tmp_path):
+    store = SqliteStore(str(tmp_path / "s.sqlite3"))
+    assert store.claim_jti(ISS, "warm", time.time() + 360)
+    with store._jti_lock:  # a claim in a thread is running
+        assert store.claim_jti_now(ISS, "j1", time.time() + 360) is None
+    store.close()

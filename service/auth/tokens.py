@@ -158,7 +158,9 @@ class Authenticator:
 
         expires = _number(claims, "exp") + self.skew
         try:
-            fresh = await run_in_threadpool(self.store.claim_jti, iss, claims["jti"], expires)
+            fresh = self.store.claim_jti_now(iss, claims["jti"], expires)
+            if fresh is None:
+                fresh = await run_in_threadpool(self.store.claim_jti, iss, claims["jti"], expires)
         except Exception as exc:  # noqa: BLE001 - any store failure: the call cannot be checked, 503 (not 401)
             log.warning("jti store unavailable; the call is answered 503", extra={"error": type(exc).__name__})
             raise StoreUnavailable("the replay store did not answer") from None

@@ -33,6 +33,10 @@ class Store(Protocol):
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Remember a token id until it expires; False if it was already seen (a replay)."""
 
+    def claim_jti_now(self, issuer: str, jti: str, expires_at: float) -> bool | None:
+        """:meth:`claim_jti` on the event loop, when it can be done without waiting (no lock, no network);
+        None when it cannot, and the caller runs :meth:`claim_jti` in a thread."""
+
     def prune_feedback(self, received_before: float) -> int:
         """Delete feedback received before ``received_before`` (epoch seconds); returns how many items were deleted."""
 

@@ -139,6 +139,9 @@ class PostgresStore:
 
         return [orjson.loads(body) for body in self._run(select)]
 
+    def claim_jti_now(self, issuer: str, jti: str, expires_at: float) -> bool | None:
+        return None  # a network round trip: always in a thread (claim_jti)
+
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         now = time.time()
         cleanup = now - self._last_cleanup >= JTI_CLEANUP_EVERY_S

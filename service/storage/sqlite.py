@@ -1,11 +1,12 @@
 """SQLite store (the embedded default, one process): feedback, the ``jti`` replay cache and the card ledger in one
 file (WAL).
 
-Two connections. Feedback and the ledger are written with ``synchronous=FULL``: a committed item survives a power
+Three connections. Feedback and the ledger are written with ``synchronous=FULL``: a committed item survives a power
 loss. The replay cache has its own connection with ``synchronous=NORMAL`` (in WAL mode: durable across a crash of
 the service, not of the machine; a claim no longer waits for an fsync, which cost 4x the claim itself): after a
 power loss the last claims may be forgotten, so a token captured in the last moments could be replayed within its
-remaining lifetime (5 minutes at most), a trade a replay cache commonly makes (docs/performance.md).
+remaining lifetime (5 minutes at most), a trade a replay cache commonly makes (docs/performance.md). The third
+connection makes the claims the event loop can make without waiting (:meth:`SqliteStore.claim_jti_now`).
 """
 
 from __future__ import annotations
@@ -51,11 +52,22 @@ CREATE INDEX IF NOT EXISTS jti_seen_expiry ON jti_seen (expires_at);
 """
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, timeout=10, isolation_level=None)
+def _connect(path: str, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout_ms / 1000, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA busy_timeout=10000")
+    db.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     return db
+
+
+def _claim(db: sqlite3.Connection, issuer: str, jti: str, expires_at: float, now: float) -> bool:
+    # One statement, one implicit transaction: a new pair is inserted, an expired one reclaimed, a live one left as
+    # it is (no row returned: a replay). fetchall() runs the statement to its end, which commits.
+    claimed = db.execute(
+        "INSERT INTO jti_seen VALUES (?,?,?) ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = "
+        "excluded.expires_at WHERE jti_seen.expires_at < ? RETURNING 1",
+        (issuer, jti, expires_at, now),
+    ).fetchall()
+    return bool(claimed)
 
 
 class SqliteStore:
@@ -84,6 +96,11 @@ class SqliteStore:
         self._jti_db = _connect(path)
         self._jti_db.execute("PRAGMA synchronous=NORMAL")
         self._jti_db.executescript(_JTI_SCHEMA)
+        # The claims made on the event loop (claim_jti_now): never waits for a lock, never checkpoints the WAL (the
+        # other connections do, at the latest with the cleanup claim once a minute), no fsync (synchronous=NORMAL).
+        self._jti_now_db = _connect(path, busy_timeout_ms=0)
+        self._jti_now_db.execute("PRAGMA synchronous=NORMAL")
+        self._jti_now_db.execute("PRAGMA wal_autocheckpoint=0")
         self._last_cleanup = 0.0
 
     def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
@@ -113,14 +130,23 @@ class SqliteStore:
             if now - self._last_cleanup >= JTI_CLEANUP_EVERY_S:
                 self._last_cleanup = now
                 self._jti_db.execute("DELETE FROM jti_seen WHERE expires_at < ?", (now,))
-            # One statement, one implicit transaction: a new pair is inserted, an expired one reclaimed, a live one
-            # left as it is (no row returned: a replay). fetchall() runs the statement to its end, which commits.
-            claimed = self._jti_db.execute(
-                "INSERT INTO jti_seen VALUES (?,?,?) ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = "
-                "excluded.expires_at WHERE jti_seen.expires_at < ? RETURNING 1",
-                (issuer, jti, expires_at, now),
-            ).fetchall()
-            return bool(claimed)
+            return _claim(self._jti_db, issuer, jti, expires_at, now)
+
+    def claim_jti_now(self, issuer: str, jti: str, expires_at: float) -> bool | None:
+        """:meth:`claim_jti` if it needs no waiting: an indexed insert in the page cache (~0.04 ms), cheaper than
+        the thread hop it saves (~0.3 ms of CPU). None when it would wait: another claim holds the lock, the
+        cleanup of expired rows is due, or another connection is writing (SQLITE_BUSY: nothing was written)."""
+        now = time.time()
+        if now - self._last_cleanup >= JTI_CLEANUP_EVERY_S or not self._jti_lock.acquire(blocking=False):
+            return None
+        try:
+            return _claim(self._jti_now_db, issuer, jti, expires_at, now)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                return None
+            raise
+        finally:
+            self._jti_lock.release()
 
     def prune_feedback(self, received_before: float) -> int:
         with self._lock:
@@ -138,6 +164,7 @@ class SqliteStore:
         with self._lock, self._jti_lock:
             self._db.close()
             self._jti_db.close()
+            self._jti_now_db.close()
 
     # ------------------------------------------------------------------ card ledger
     def record_cards(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
