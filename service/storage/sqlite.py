@@ -52,6 +52,11 @@ CREATE INDEX IF NOT EXISTS jti_seen_expiry ON jti_seen (expires_at);
 """
 
 
+#: Every this many claims on the event loop (whose connection never checkpoints the WAL), one claim is left to the
+#: thread's connection, which then checkpoints it: the WAL stays near 1,000 pages (4 MB) with no other writer.
+CHECKPOINT_EVERY_CLAIMS = 300
+
+
 def _connect(path: str, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout_ms / 1000, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
@@ -102,6 +107,7 @@ class SqliteStore:
         self._jti_now_db.execute("PRAGMA synchronous=NORMAL")
         self._jti_now_db.execute("PRAGMA wal_autocheckpoint=0")
         self._last_cleanup = 0.0
+        self._claims_since_checkpoint = 0
 
     def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
         now = time.time()
@@ -130,17 +136,25 @@ class SqliteStore:
             if now - self._last_cleanup >= JTI_CLEANUP_EVERY_S:
                 self._last_cleanup = now
                 self._jti_db.execute("DELETE FROM jti_seen WHERE expires_at < ?", (now,))
-            return _claim(self._jti_db, issuer, jti, expires_at, now)
+            claimed = _claim(self._jti_db, issuer, jti, expires_at, now)
+            if self._claims_since_checkpoint >= CHECKPOINT_EVERY_CLAIMS:
+                self._claims_since_checkpoint = 0
+                self._jti_db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            return claimed
 
     def claim_jti_now(self, issuer: str, jti: str, expires_at: float) -> bool | None:
         """:meth:`claim_jti` if it needs no waiting: an indexed insert in the page cache (~0.04 ms), cheaper than
         the thread hop it saves (~0.3 ms of CPU). None when it would wait: another claim holds the lock, the
-        cleanup of expired rows is due, or another connection is writing (SQLITE_BUSY: nothing was written)."""
+        cleanup of expired rows or a checkpoint of the WAL is due, or another connection is writing (SQLITE_BUSY:
+        nothing was written)."""
         now = time.time()
-        if now - self._last_cleanup >= JTI_CLEANUP_EVERY_S or not self._jti_lock.acquire(blocking=False):
+        if (now - self._last_cleanup >= JTI_CLEANUP_EVERY_S or self._claims_since_checkpoint >= CHECKPOINT_EVERY_CLAIMS
+                or not self._jti_lock.acquire(blocking=False)):
             return None
         try:
-            return _claim(self._jti_now_db, issuer, jti, expires_at, now)
+            claimed = _claim(self._jti_now_db, issuer, jti, expires_at, now)
+            self._claims_since_checkpoint += 1
+            return claimed
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
                 return None
