@@ -28,6 +28,7 @@ from hooks.rules.base import (
     Plan,
     Ranking,
     Recommendation,
+    RulesOut,
 )
 
 __all__ = ["GROUP_LABEL", "GROUP_OF_FAMILY", "REGISTRY", "Context", "Exclusion", "Finding", "Plan", "Rulebook",
@@ -49,6 +50,10 @@ class Rulebook:
         # most rules speak at one or two steps, and a plan asks every unit about every candidate drug.
         self.holding = _taking_part(self.units, "hold")
         self.excluding = _taking_part(self.units, "excludes")
+        # Per drug, the excluding units that can concern it: a RulesOut unit names its drugs (``rules_out`` reads
+        # the drug alone), so a plan does not ask the IL-17 rules about a TNF inhibitor (45 -> 17 -> ~8 per drug).
+        self.excluding_drug = {key: tuple(u for u in self.excluding if not _named_out(u) or u.rules_out(drug))
+                               for key, drug in kb.drugs.items()}
         self.ranking = _taking_part(self.units, "rank")
         self.pruning = _taking_part(self.units, "prune")
         self.conflicting = _taking_part(self.units, "conflict")
@@ -61,7 +66,7 @@ class Rulebook:
 
     def exclusion(self, ctx: Context, drug: Drug) -> Exclusion | None:
         """Why ``drug`` is never offered to this patient: the first rule, in precedence order, that excludes it."""
-        for unit in self.excluding:
+        for unit in self.excluding_drug[drug.key]:
             reason = unit.excludes(ctx, drug)
             if reason:
                 return Exclusion(unit.rule, reason)
@@ -114,6 +119,11 @@ class Rulebook:
 
     def advice(self, ctx: Context) -> list[Finding]:
         return [f for unit in self.advising for f in unit.advice(ctx)]
+
+
+def _named_out(unit: Recommendation) -> bool:
+    """A unit that excludes exactly the drugs its ``rules_out`` names (RulesOut's own ``excludes``)."""
+    return isinstance(unit, RulesOut) and type(unit).excludes is RulesOut.excludes
 
 
 def _taking_part(units: tuple[Recommendation, ...], step: str) -> tuple[Recommendation, ...]:

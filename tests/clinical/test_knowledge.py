@@ -13,6 +13,7 @@ import pytest
 
 from hooks.knowledge import KNOWLEDGE_DIR, knowledge
 from hooks.rules import REGISTRY, Rulebook
+from hooks.rules.base import RulesOut
 from hooks.schema import (
     ConditionsFile,
     DrugsFile,
@@ -34,6 +35,26 @@ def test_every_rules_toml_id_has_an_implementation_and_every_implementation_an_i
     kb = knowledge()
     assert set(REGISTRY) == set(kb.rules), (sorted(set(kb.rules) - set(REGISTRY)), sorted(set(REGISTRY) - set(kb.rules)))
     assert [u.rule.id for u in Rulebook(kb).units] == list(kb.precedence)
+
+
+def test_a_plan_asks_each_drug_every_excluding_rule_except_those_that_name_other_drugs():
+    kb = knowledge()
+    book = Rulebook(kb)
+    asked = {key: {u.rule.id for u in units} for key, units in book.excluding_drug.items()}
+    assert set(asked) == set(kb.drugs)
+    # the rules every drug is asked: the allergen, the failed molecule, its biosimilar, a drug tried before
+    for rule_id in ("never_allergen", "never_failed_molecule", "previously_tried"):
+        assert all(rule_id in ids for ids in asked.values()), rule_id
+    assert "ibd_tnf_mab_no_il17" in asked["secukinumab"] and "ibd_tnf_mab_no_il17" in asked["etanercept"]
+    assert "ibd_tnf_mab_no_il17" not in asked["adalimumab"]  # IBD favours it: that rule never rules it out
+    assert "jak_boxed_warning" in asked["upadacitinib"] and "jak_boxed_warning" not in asked["adalimumab"]
+    assert "hf_demyelinating_no_tnfi" in asked["golimumab"] and "hf_demyelinating_no_tnfi" not in asked["ixekizumab"]
+    everything = {u.rule.id for u in book.excluding}
+    for key, drug in kb.drugs.items():  # a rule is skipped only when its own rules_out says the drug is not its
+        for unit in book.excluding:
+            if unit.rule.id not in asked[key]:
+                assert type(unit).excludes is RulesOut.excludes and not unit.rules_out(drug), (key, unit.rule.id)
+    assert max(len(ids) for ids in asked.values()) < len(everything)
 
 
 def test_a_rules_toml_id_without_an_implementation_is_refused_at_start():
