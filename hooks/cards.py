@@ -113,12 +113,12 @@ def _delete(order: DraftOrder, drug: Drug) -> Action:
 
 def _suggestions(ci: CardInput, rule_id: str, options: Sequence[Drug], replace: bool) -> list[Suggestion]:
     out = []
+    delete = [_delete(ci.order, ci.drug)] if replace and options else []  # one frozen action, shared by the options
     for i, drug in enumerate(options):
         description = f"Draft order: {drug.order_text}, {drug.dose(ci.ctx.diagnosis)}"
         actions = [Action.model_construct(type="create", description=description,
-                                          resource=medication_request(drug, ci.ctx.diagnosis, ci.patient_id))]
-        if replace:
-            actions.append(_delete(ci.order, ci.drug))
+                                          resource=medication_request(drug, ci.ctx.diagnosis, ci.patient_id)),
+                   *delete]
         out.append(Suggestion.model_construct(
             label=_clip(f"{'Replace with' if replace else 'Order'} {drug.display}, {drug.drug_class.short}", 120),
             uuid=stable_uuid(ci.hook_instance, rule_id, drug.key),
