@@ -55,7 +55,7 @@ class Context:
     unavailable: frozenset[str] = frozenset()  # data keys that could not be obtained
 
     def has(self, *value_sets: str) -> bool:
-        return any(v in self.conditions for v in value_sets)
+        return not self.conditions.isdisjoint(value_sets)
 
     def of(self, value_set: str) -> list[ConditionFinding]:
         return [f for f in self.findings if f.value_set == value_set]
