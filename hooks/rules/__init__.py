@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from typing import Any, TypeGuard
 
 from hooks.knowledge import Drug, Knowledge, KnowledgeError, knowledge
 from hooks.rules import care, emm, infection, jak, labels, pregnancy, safety, switching  # noqa: F401 - registers
@@ -121,7 +122,7 @@ class Rulebook:
         return [f for unit in self.advising for f in unit.advice(ctx)]
 
 
-def _named_out(unit: Recommendation) -> bool:
+def _named_out(unit: Recommendation) -> TypeGuard[RulesOut[Any]]:
     """A unit that excludes exactly the drugs its ``rules_out`` names (RulesOut's own ``excludes``)."""
     return isinstance(unit, RulesOut) and type(unit).excludes is RulesOut.excludes
 
