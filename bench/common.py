@@ -117,6 +117,7 @@ class Server:
     ready_path: str | None = "/readyz"  # None: ready when the port accepts a TCP connection
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    cwd: Path = REPO  # the checkout it runs from (bench/ab.py runs two)
 
     @property
     def log(self) -> Path:
@@ -125,7 +126,7 @@ class Server:
     def start(self, timeout_s: float = 60) -> Server:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*self.cmd, "--port", str(self.port)], cwd=REPO, env=env, stdout=log,
+            self.proc = subprocess.Popen([*self.cmd, "--port", str(self.port)], cwd=self.cwd, env=env, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""The benchmark script runs and prints its table (no figure is asserted: speed is shown by bench/, not tested)."""
+"""The benchmark scripts run and print their tables (no figure is asserted: speed is shown by bench/, not tested)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,13 @@ def test_bench_quick_seed_prints_the_seed_row_beside_the_floor(tmp_path: Path) -
     (row,) = results["rows"]
     assert row["row"] == "seed" and row["service"]["statuses"] == {"200": row["service"]["n"]}
     assert row["floor"]["statuses"] == {"200": row["floor"]["n"]}
+
+
+@pytest.mark.slow
+def test_ab_compares_a_checkout_with_itself_in_both_modes() -> None:
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "ab.py"), str(REPO), str(REPO), "--modes", "dev,RS384",
+                          "--rounds", "2", "--requests", "30"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = {line.split()[0]: line for line in run.stdout.splitlines() if "| B/A cpu" in line}
+    assert set(rows) == {"dev", "RS384"}, run.stdout  # every request of both sides was answered 200
+    assert all("A cpu" in row and "B cpu" in row for row in rows.values())
