@@ -89,6 +89,35 @@ def test_claim_jti_once_per_issuer_until_expiry(database):
         store.close()
 
 
+def test_a_jti_claim_is_one_statement_on_an_autocommit_connection_with_no_check_before_it(database, monkeypatch):
+    """One round trip per production request: no pool check (an empty query), no BEGIN/COMMIT around the INSERT."""
+    store = PostgresStore(database)
+    try:
+        assert store.claim_jti(ISS, "first", time.time() + 300)  # the first claim also runs the clean-up
+        sent: list[str] = []
+        transactions: list[bool] = []
+        execute, transaction = psycopg.Connection.execute, psycopg.Connection.transaction
+
+        def counted_execute(conn, query, *args, **kwargs):
+            assert conn.autocommit
+            sent.append(str(query).split()[0] if str(query).strip() else "<empty>")
+            return execute(conn, query, *args, **kwargs)
+
+        def counted_transaction(conn, *args, **kwargs):
+            transactions.append(True)
+            return transaction(conn, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Connection, "execute", counted_execute)
+        monkeypatch.setattr(psycopg.Connection, "transaction", counted_transaction)
+        assert store.claim_jti(ISS, "j1", time.time() + 300) is True
+        assert store.claim_jti(ISS, "j1", time.time() + 300) is False
+        assert sent == ["INSERT", "INSERT"] and transactions == []
+        assert store.record_feedback("svc", [item(1)]) == 1  # several statements still run in one transaction
+        assert transactions == [True]
+    finally:
+        store.close()
+
+
 def test_concurrent_claims_of_one_jti_from_two_stores_admit_exactly_one(database):
     stores = [PostgresStore(database), PostgresStore(database)]
     try:

@@ -2,9 +2,15 @@
 shared by replicas.
 
 Safe under concurrency from several threads and processes: each call borrows a connection from a small
-per-process ``psycopg_pool.ConnectionPool`` (checked before use, one short transaction per call); a call whose
-connection breaks is retried once on a fresh one. Idempotency and replay protection rest on primary keys
+per-process ``psycopg_pool.ConnectionPool`` (one short transaction per call); a call whose connection breaks is
+retried once, after the pool has checked its idle connections and replaced the broken ones (after a restart of the
+server every pooled connection is). Idempotency and replay protection rest on primary keys
 (``INSERT ... ON CONFLICT``), never on a read-then-write.
+
+Round trips: the connections are in autocommit mode, so a call of one statement (the ``jti`` claim, on every
+production request) is one round trip; a call of several runs them between an explicit ``BEGIN`` and ``COMMIT``.
+The pool does not check a connection each time it lends one (a round trip of its own): a broken one fails the call,
+which is retried as above.
 """
 
 from __future__ import annotations
@@ -72,8 +78,7 @@ class PostgresStore:
             conninfo,
             min_size=1,
             max_size=max_connections,
-            kwargs={"connect_timeout": connect_timeout, "application_name": "axspa-cds", "autocommit": False},
-            check=ConnectionPool.check_connection,
+            kwargs={"connect_timeout": connect_timeout, "application_name": "axspa-cds", "autocommit": True},
             timeout=4 * connect_timeout,
             name="axspa-cds",
             open=True,
@@ -85,16 +90,21 @@ class PostgresStore:
             self._pool.close()
             raise
 
-    def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``work`` in one transaction; on a connection failure retry once with a new connection."""
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, transaction: bool = True) -> T:
+        """Run ``work`` in one transaction (``transaction=False``: one statement, autocommitted, one round trip);
+        on a connection failure check the pool's connections and retry once."""
         for attempt in (1, 2):
             try:
-                with self._pool.connection() as conn, conn.transaction():
-                    return work(conn)
+                with self._pool.connection() as conn:
+                    if not transaction:
+                        return work(conn)
+                    with conn.transaction():
+                        return work(conn)
             except psycopg.OperationalError:
                 if attempt == 2:
                     raise
-                log.warning("postgres connection failed; retrying on a new connection")
+                log.warning("postgres connection failed; checking the pool, then retrying")
+                self._pool.check()
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -163,7 +173,7 @@ class PostgresStore:
             )
             return cursor.fetchone() is not None
 
-        return self._run(claim)
+        return self._run(claim, transaction=False)  # the INSERT alone is atomic: one round trip
 
     def prune_feedback(self, received_before: float) -> int:
         sql = "DELETE FROM axspa_feedback WHERE received_at < %s"
@@ -171,7 +181,7 @@ class PostgresStore:
 
     def ping(self) -> bool:
         try:
-            return self._run(lambda conn: conn.execute("SELECT 1").fetchone() == (1,))
+            return self._run(lambda conn: conn.execute("SELECT 1").fetchone() == (1,), transaction=False)
         except psycopg.Error:
             return False
 
