@@ -2,20 +2,22 @@
 
     .venv/bin/python bench/ab.py ../before .                 # seed, development and production (ES384, RS384)
     .venv/bin/python bench/ab.py ../before . --modes dev --rounds 12
+    .venv/bin/python bench/ab.py ../before . --modes ES384-pg,RS384-pg   # the PostgreSQL replay store
 
 Each checkout runs as an operator runs it (``python -m service`` from its own directory with its own
-``.venv``; development mode or production mode with a fresh JWT per call and a SQLite replay store, as in
-bench/bench.py). The two services alternate in rounds (A first in even rounds, B first in odd ones), one
-keep-alive ``http.client`` connection each, one request at a time; per round each gets ``--round-seconds`` of
-seed requests and gives its CPU per request (user + system from /proc) and its p50. Printed per mode: the median
-of each side's figures over the rounds, and the median of the per-round ratios B/A (each pair measured seconds
-apart under the same machine load: on a shared VM whose speed drifts by +-30% from one minute to the next, the
-ratio is the figure to read, and CPU the steadier one).
+``.venv``; development mode, or production mode with a fresh JWT per call and a SQLite replay store or a
+throwaway PostgreSQL database both share, as in bench/bench.py). The two services alternate in rounds (A first
+in even rounds, B first in odd ones), one keep-alive ``http.client`` connection each, one request at a time; per
+round each gets ``--requests`` seed requests (the first not counted) and gives its CPU per request (user + system
+from /proc) and its p50. Printed per mode: the median of each side's figures over the rounds, and the median of
+the per-round ratios B/A (each pair measured seconds apart under the same machine load: on a shared VM whose
+speed drifts by +-30% from one minute to the next, the ratio is the figure to read, and CPU the steadier one).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 from pathlib import Path
@@ -28,7 +30,7 @@ import common  # noqa: E402
 import gen  # noqa: E402
 import orjson  # noqa: E402
 
-MODES = ("dev", "ES384", "RS384")
+MODES = ("dev", "ES384", "RS384", "ES384-pg", "RS384-pg")  # production: SQLite, or "-pg" PostgreSQL
 
 
 def checkout_service(name: str, checkout: Path, workdir: Path, env: dict[str, str]) -> common.Server:
@@ -51,15 +53,17 @@ def round_of(server: common.Server, conn: clients.Connection, body: bytes, heade
 
 
 def compare(mode: str, checkouts: tuple[Path, Path], workdir: Path, creds: common.Credentials, rounds: int,
-            per_round: int) -> str:
+            per_round: int, pg_url: str | None) -> str:
     body = orjson.dumps(gen.load_seed())
     servers, headers = [], []
     for tag, checkout in zip("AB", checkouts, strict=True):
         name = f"{tag}-{mode}"
-        env = common.dev_env(workdir, name) if mode == "dev" else creds.env(f"sqlite:///{workdir / name}.sqlite3")
+        store = pg_url if mode.endswith("-pg") and pg_url else f"sqlite:///{workdir / name}.sqlite3"
+        env = common.dev_env(workdir, name) if mode == "dev" else creds.env(store)
         servers.append(checkout_service(name, checkout, workdir, env).start())
         n = per_round * (rounds + 1)
-        headers.append(clients.headers_for("seed", creds.tokens(mode, n) if mode != "dev" else None, n))
+        alg = mode.removesuffix("-pg")
+        headers.append(clients.headers_for("seed", creds.tokens(alg, n) if mode != "dev" else None, n))
     conns = [clients.Connection(server.port) for server in servers]
     try:
         figures: list[list[tuple[float, float]]] = [[], []]
@@ -79,7 +83,7 @@ def compare(mode: str, checkouts: tuple[Path, Path], workdir: Path, creds: commo
 
     cpu_x = statistics.median(y[0] / x[0] for x, y in zip(a, b, strict=True))
     p50_x = statistics.median(y[1] / x[1] for x, y in zip(a, b, strict=True))
-    return (f"{mode:<6} | A cpu {med(a, 0):5.2f} p50 {med(a, 1):5.2f} | B cpu {med(b, 0):5.2f} p50 {med(b, 1):5.2f} "
+    return (f"{mode:<8} | A cpu {med(a, 0):5.2f} p50 {med(a, 1):5.2f} | B cpu {med(b, 0):5.2f} p50 {med(b, 1):5.2f} "
             f"| B/A cpu {cpu_x:.3f} p50 {p50_x:.3f}")
 
 
@@ -99,10 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     print(common.machine_line("before"))
     print(f"# A = {checkouts[0]}, B = {checkouts[1]}; {args.rounds} rounds of {args.requests} seed requests per side; "
           "CPU and p50 in ms per request")
-    with common.workdir() as workdir:
+    with common.workdir() as workdir, contextlib.ExitStack() as stack:
         creds = common.Credentials(workdir)
+        pg_url = None
+        if any(m.endswith("-pg") for m in modes):  # both services share one throwaway database (distinct jtis)
+            pg, why = stack.enter_context(common.postgres_or_none())
+            if pg is None:
+                print(f"# PostgreSQL modes skipped: {why}")
+                modes = [m for m in modes if not m.endswith("-pg")]
+            else:
+                pg_url = pg.url
         for mode in modes:
-            print(compare(mode, checkouts, workdir, creds, args.rounds, args.requests), flush=True)
+            print(compare(mode, checkouts, workdir, creds, args.rounds, args.requests, pg_url), flush=True)
     print(common.machine_line("after"))
     return 0
 
