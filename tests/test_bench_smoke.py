@@ -41,3 +41,13 @@ def test_ab_compares_a_checkout_with_itself_in_both_modes() -> None:
     rows = {line.split()[0]: line for line in run.stdout.splitlines() if "| B/A cpu" in line}
     assert set(rows) == {"dev", "RS384"}, run.stdout  # every request of both sides was answered 200
     assert all("A cpu" in row and "B cpu" in row for row in rows.values())
+
+
+@pytest.mark.slow
+def test_auth_path_prints_each_piece_of_the_production_path() -> None:
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "auth_path.py"), "--calls", "5"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for piece in ("ES384 jwt.decode", "RS384 signature alone", "ES384 Authenticator.verify_token",
+                  "SQLite claim as verify_token makes it", "SQLite claim through a worker thread"):
+        assert any(line.startswith(piece) for line in run.stdout.splitlines()), (piece, run.stdout)
