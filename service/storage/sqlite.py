@@ -102,7 +102,7 @@ class SqliteStore:
         self._jti_db.execute("PRAGMA synchronous=NORMAL")
         self._jti_db.executescript(_JTI_SCHEMA)
         # The claims made on the event loop (claim_jti_now): never waits for a lock, never checkpoints the WAL (the
-        # other connections do, at the latest with the cleanup claim once a minute), no fsync (synchronous=NORMAL).
+        # thread's connection does, every CHECKPOINT_EVERY_CLAIMS claims), no fsync (synchronous=NORMAL).
         self._jti_now_db = _connect(path, busy_timeout_ms=0)
         self._jti_now_db.execute("PRAGMA synchronous=NORMAL")
         self._jti_now_db.execute("PRAGMA wal_autocheckpoint=0")
@@ -156,7 +156,7 @@ class SqliteStore:
             self._claims_since_checkpoint += 1
             return claimed
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:  # the primary code of every SQLITE_BUSY_* code
                 return None
             raise
         finally:
