@@ -16,6 +16,8 @@ What it prints, for the seed and the N-statement history (development mode, no J
   Wall time and CPU per request (the process's user + system time, so the ledger's writer thread is counted).
 * **gc**: during the whole-app requests, the collections of each generation per request and the time spent in
   them (``gc.callbacks``).
+* **the parts** of the seed call: the whole app, then without the card ledger (answers not queued), then also
+  without the engine (its answer to this request reused): CPU per call, the median of alternating rounds.
 
 bench/bench.py measures the real thing (uvicorn, the HTTP protocol, a client) beside the floor; this script says
 which stage to work on, and measures a change to one stage the same way before and after.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import statistics
 import sys
 import tempfile
 import time
@@ -229,6 +232,39 @@ def main() -> None:
     asyncio.run(through_the_app(cases, names, args))
 
 
+async def parts(app: Any, body: bytes, rounds: int = 10, n: int = 400) -> None:
+    """What the whole app's seed call costs without one of its parts: the card ledger (answers not queued) and the
+    engine (its answer to this request reused), in alternating rounds within this process (the median of each)."""
+    from service.cds import pipeline
+
+    ledger = app.state.runtime.ledger
+    answered, evaluate = ledger.answered, pipeline.hooks.evaluate
+    reused: dict[str, Any] = {}
+
+    def evaluate_once(inp: Any) -> Any:
+        if "answer" not in reused:
+            reused["answer"] = evaluate(inp)
+        return reused["answer"]
+
+    variants = {"whole app": (answered, evaluate), "  without the card ledger": (lambda result: None, evaluate),
+                "  without the ledger and the engine": (lambda result: None, evaluate_once)}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for r in range(rounds):
+            for name in (list(variants) if r % 2 == 0 else list(reversed(variants))):
+                ledger.answered, pipeline.hooks.evaluate = variants[name]
+                c0 = time.process_time()
+                for _ in range(n):
+                    await call(app, body)
+                cpu[name].append((time.process_time() - c0) / n * 1000)
+    finally:
+        ledger.answered, pipeline.hooks.evaluate = answered, evaluate
+    print()
+    print(f"{'seed: the parts (alternating rounds)':<36}{'CPU ms':>10}")
+    for name, figures in cpu.items():
+        print(f"{name:<36}{statistics.median(figures):>10.3f}")
+
+
 async def through_the_app(cases: dict[str, bytes], names: list[str], args: argparse.Namespace) -> None:
     settings = Settings(allow_unauthenticated=True, database_url=f"sqlite:///{tempfile.mkdtemp()}/p.sqlite3")
     app = create_app(settings)
@@ -243,6 +279,7 @@ async def through_the_app(cases: dict[str, bytes], names: list[str], args: argpa
             total = 5 * n
             print(f"{name:<36}{wall:>10.3f}{cpu:>10.3f}" + "".join(f"{c / total:>10.2f}" for c in watch.counts)
                   + f"{watch.seconds / total * 1000:>10.3f}")
+        await parts(app, cases["seed"])
         if args.profile:
             from pyinstrument import Profiler
 
