@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 import uuid
@@ -322,8 +323,6 @@ def test_replayed_jti_is_refused_for_the_tokens_lifetime(api, caplog):
 def test_a_replay_claim_that_must_wait_for_another_writer_waits_and_still_refuses_replays(tmp_path, caplog):
     """The claim is made on the event loop only when nothing holds the database; otherwise it waits in a thread
     (here behind another connection's write transaction) and guards the token ids just the same."""
-    import sqlite3
-
     with secured_client(tmp_path, DEFAULT_CLIENTS) as api:
         assert discover(api, ec()).status_code == 200  # the first claim also ran the clean-up of expired rows
         writer = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None, check_same_thread=False)
