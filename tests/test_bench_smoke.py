@@ -49,5 +49,5 @@ def test_auth_path_prints_each_piece_of_the_production_path() -> None:
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     for piece in ("ES384 jwt.decode", "RS384 signature alone", "ES384 Authenticator.verify_token",
-                  "SQLite claim as verify_token makes it", "SQLite claim through a worker thread"):
+                  "SQLite claim as verify_token makes it", "SQLite claim through anyio"):
         assert any(line.startswith(piece) for line in run.stdout.splitlines()), (piece, run.stdout)
