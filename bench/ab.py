@@ -55,17 +55,18 @@ def round_of(server: common.Server, conn: clients.Connection, body: bytes, heade
 def compare(mode: str, checkouts: tuple[Path, Path], workdir: Path, creds: common.Credentials, rounds: int,
             per_round: int, pg_url: str | None) -> str:
     body = orjson.dumps(gen.load_seed())
-    servers, headers = [], []
-    for tag, checkout in zip("AB", checkouts, strict=True):
-        name = f"{tag}-{mode}"
-        store = pg_url if mode.endswith("-pg") and pg_url else f"sqlite:///{workdir / name}.sqlite3"
-        env = common.dev_env(workdir, name) if mode == "dev" else creds.env(store)
-        servers.append(checkout_service(name, checkout, workdir, env).start())
-        n = per_round * (rounds + 1)
-        alg = mode.removesuffix("-pg")
-        headers.append(clients.headers_for("seed", creds.tokens(alg, n) if mode != "dev" else None, n))
-    conns = [clients.Connection(server.port) for server in servers]
-    try:
+    servers: list[common.Server] = []
+    headers = []
+    try:  # whatever fails, every server started is stopped
+        for tag, checkout in zip("AB", checkouts, strict=True):
+            name = f"{tag}-{mode}"
+            store = pg_url if mode.endswith("-pg") and pg_url else f"sqlite:///{workdir / name}.sqlite3"
+            env = common.dev_env(workdir, name) if mode == "dev" else creds.env(store)
+            servers.append(checkout_service(name, checkout, workdir, env).start())
+            n = per_round * (rounds + 1)
+            alg = mode.removesuffix("-pg")
+            headers.append(clients.headers_for("seed", creds.tokens(alg, n) if mode != "dev" else None, n))
+        conns = [clients.Connection(server.port) for server in servers]
         figures: list[list[tuple[float, float]]] = [[], []]
         for r in range(rounds + 1):  # round 0 warms both up and is not counted
             for side in (0, 1) if r % 2 == 0 else (1, 0):
