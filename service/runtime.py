@@ -96,6 +96,7 @@ class Runtime:
         await run_in_threadpool(self.ledger.stop)  # flush the queued ledger rows before the store closes
         await self.http.aclose()
         await self.reader.aclose()
+        await self.store.aclose()
         self.store.close()
 
     @property

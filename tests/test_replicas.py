@@ -118,6 +118,42 @@ def test_a_jti_claim_is_one_statement_on_an_autocommit_connection_with_no_check_
         store.close()
 
 
+def test_a_jti_claim_from_the_event_loop_is_one_statement_on_the_loops_own_pool_and_guards_the_same_ids(
+        database, postgres, monkeypatch):
+    """No thread hop: the claim is one INSERT on an autocommit async connection; claims from the loop and from a
+    thread see each other's token ids; after the server drops every connection the claim still succeeds."""
+    import asyncio
+
+    store = PostgresStore(database)
+    sent: list[str] = []
+    execute = psycopg.AsyncConnection.execute
+
+    async def counted_execute(conn, query, *args, **kwargs):
+        assert conn.autocommit
+        sent.append(str(query).split()[0])
+        return await execute(conn, query, *args, **kwargs)
+
+    async def scenario() -> None:
+        later = time.time() + 300
+        assert await store.claim_jti_async(ISS, "first", later)  # the first claim also runs the clean-up
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted_execute)
+        assert await store.claim_jti_async(ISS, "j1", later) is True
+        assert await store.claim_jti_async(ISS, "j1", later) is False
+        assert sent == ["INSERT", "INSERT"]
+        assert store.claim_jti(ISS, "j1", later) is False  # the thread's pool sees the loop's claim
+        assert store.claim_jti(ISS, "j2", later) is True
+        assert await store.claim_jti_async(ISS, "j2", later) is False  # ... and the other way round
+        with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'axspa-cds'")
+        assert await store.claim_jti_async(ISS, "after-restart", later) is True
+        await store.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+
+
 def test_concurrent_claims_of_one_jti_from_two_stores_admit_exactly_one(database):
     stores = [PostgresStore(database), PostgresStore(database)]
     try:

@@ -36,7 +36,6 @@ from typing import Any
 import httpx
 import orjson
 from jwt.utils import base64url_decode
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from service.auth.clients import load_trusted_clients
@@ -158,9 +157,7 @@ class Authenticator:
 
         expires = _number(claims, "exp") + self.skew
         try:
-            fresh = self.store.claim_jti_now(iss, claims["jti"], expires)
-            if fresh is None:
-                fresh = await run_in_threadpool(self.store.claim_jti, iss, claims["jti"], expires)
+            fresh = await self.store.claim_jti_async(iss, claims["jti"], expires)
         except Exception as exc:  # noqa: BLE001 - any store failure: the call cannot be checked, 503 (not 401)
             log.warning("jti store unavailable; the call is answered 503", extra={"error": type(exc).__name__})
             raise StoreUnavailable("the replay store did not answer") from None

@@ -33,9 +33,12 @@ class Store(Protocol):
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Remember a token id until it expires; False if it was already seen (a replay)."""
 
-    def claim_jti_now(self, issuer: str, jti: str, expires_at: float) -> bool | None:
-        """:meth:`claim_jti` on the event loop, when it can be done without waiting (no lock, no network);
-        None when it cannot, and the caller runs :meth:`claim_jti` in a thread."""
+    async def claim_jti_async(self, issuer: str, jti: str, expires_at: float) -> bool:
+        """:meth:`claim_jti` from the event loop, without a thread hop where the store can (SQLite when nothing
+        holds the database, PostgreSQL on async connections), else in a worker thread. Raises if the store fails."""
+
+    async def aclose(self) -> None:
+        """Release what the store holds in the event loop (called before :meth:`close`)."""
 
     def prune_feedback(self, received_before: float) -> int:
         """Delete feedback received before ``received_before`` (epoch seconds); returns how many items were deleted."""

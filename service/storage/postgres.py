@@ -15,6 +15,7 @@ which is retried as above.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,13 +23,23 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from starlette.concurrency import run_in_threadpool
 
 from service.storage.base import JTI_CLEANUP_EVERY_S, feedback_row
 from service.storage.ledger import EARLIEST, LATEST, PAGE, LedgerCard, LedgerRow, collapse, group_outcomes
 
 log = logging.getLogger("axspa.store")
 T = TypeVar("T")
+
+# A row that has expired but not yet been cleaned up may be reclaimed, atomically; no row returned: a replay.
+_CLAIM = """
+INSERT INTO axspa_jti_seen (issuer, jti, expires_at) VALUES (%s, %s, %s)
+ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE axspa_jti_seen.expires_at < %s
+RETURNING 1
+"""
+_CLEANUP = "DELETE FROM axspa_jti_seen WHERE expires_at < %s"
+CLAIM_CONNECTIONS = 4  # the event loop's own pool, for the jti claims of one process
 
 _SCHEMA_LOCK = 0x61787370  # pg_advisory_xact_lock key: concurrent CREATE TABLE IF NOT EXISTS can still collide
 _SCHEMA = """
@@ -74,15 +85,18 @@ class PostgresStore:
 
     def __init__(self, url: str, *, max_connections: int = 8, connect_timeout: int = 5) -> None:
         conninfo = url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+        self._conninfo = conninfo
+        self._kwargs: dict[str, Any] = {"connect_timeout": connect_timeout, "application_name": "axspa-cds",
+                                        "autocommit": True}
+        self._timeout = 4 * connect_timeout
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            conninfo,
-            min_size=1,
-            max_size=max_connections,
-            kwargs={"connect_timeout": connect_timeout, "application_name": "axspa-cds", "autocommit": True},
-            timeout=4 * connect_timeout,
-            name="axspa-cds",
-            open=True,
+            conninfo, min_size=1, max_size=max_connections, kwargs=self._kwargs, timeout=self._timeout,
+            name="axspa-cds", open=True,
         )
+        # The jti claims made from the event loop (claim_jti_async) have an async pool of their own, opened by the
+        # first claim in that loop (an async pool belongs to one event loop: another loop claims in a thread).
+        self._claims: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._claims_loop: asyncio.AbstractEventLoop | None = None
         self._last_cleanup = 0.0
         try:
             self._run(self._create_schema)
@@ -149,31 +163,64 @@ class PostgresStore:
 
         return [orjson.loads(body) for body in self._run(select)]
 
-    def claim_jti_now(self, issuer: str, jti: str, expires_at: float) -> bool | None:
-        return None  # a network round trip: always in a thread (claim_jti)
+    def _cleanup_due(self, now: float) -> bool:
+        due = now - self._last_cleanup >= JTI_CLEANUP_EVERY_S
+        if due:
+            self._last_cleanup = now
+        return due
 
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         now = time.time()
-        cleanup = now - self._last_cleanup >= JTI_CLEANUP_EVERY_S
-        if cleanup:
-            self._last_cleanup = now
+        cleanup = self._cleanup_due(now)
 
         def claim(conn: psycopg.Connection[Any]) -> bool:
             if cleanup:
-                conn.execute("DELETE FROM axspa_jti_seen WHERE expires_at < %s", (now,))
-            # A row that has expired but not yet been cleaned up may be reclaimed, atomically.
-            cursor = conn.execute(
-                """
-                INSERT INTO axspa_jti_seen (issuer, jti, expires_at) VALUES (%s, %s, %s)
-                ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
-                    WHERE axspa_jti_seen.expires_at < %s
-                RETURNING 1
-                """,
-                (issuer, jti, expires_at, now),
-            )
-            return cursor.fetchone() is not None
+                conn.execute(_CLEANUP, (now,))
+            return conn.execute(_CLAIM, (issuer, jti, expires_at, now)).fetchone() is not None
 
         return self._run(claim, transaction=False)  # the INSERT alone is atomic: one round trip
+
+    async def claim_jti_async(self, issuer: str, jti: str, expires_at: float) -> bool:
+        """:meth:`claim_jti` on an async connection of the event loop's own pool: no thread hop. On a connection
+        failure the pool checks its connections and the claim is retried once, as :meth:`_run` does."""
+        pool = await self._claims_pool()
+        if pool is None:
+            return await run_in_threadpool(self.claim_jti, issuer, jti, expires_at)
+        now = time.time()
+        cleanup = self._cleanup_due(now)
+        for attempt in (1, 2):
+            try:
+                async with pool.connection() as conn:
+                    if cleanup:
+                        await conn.execute(_CLEANUP, (now,))
+                    cursor = await conn.execute(_CLAIM, (issuer, jti, expires_at, now))
+                    return await cursor.fetchone() is not None
+            except psycopg.OperationalError:  # a pool timeout is one too
+                if attempt == 2:
+                    raise
+                log.warning("postgres connection failed; checking the claims pool, then retrying")
+                await pool.check()
+        raise AssertionError("unreachable")
+
+    async def _claims_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None:
+        """This event loop's claims pool (opened without waiting for its connections: a claim waits for one, up to
+        the pool's timeout); None in any other event loop than the first that claimed."""
+        loop = asyncio.get_running_loop()
+        if self._claims is None:
+            self._claims_loop = loop
+            self._claims = AsyncConnectionPool(
+                self._conninfo, min_size=1, max_size=CLAIM_CONNECTIONS, kwargs=self._kwargs, timeout=self._timeout,
+                name="axspa-cds-claims", open=False,
+            )
+        if loop is not self._claims_loop:
+            return None
+        await self._claims.open()  # once; later calls return at once
+        return self._claims
+
+    async def aclose(self) -> None:
+        """Close the claims pool, from the event loop it belongs to (before :meth:`close`)."""
+        if self._claims is not None and asyncio.get_running_loop() is self._claims_loop:
+            await self._claims.close()
 
     def prune_feedback(self, received_before: float) -> int:
         sql = "DELETE FROM axspa_feedback WHERE received_at < %s"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 
 from service.storage.base import JTI_CLEANUP_EVERY_S, feedback_row
 from service.storage.ledger import EARLIEST, LATEST, PAGE, LedgerCard, LedgerRow, collapse, group_outcomes
@@ -161,6 +162,16 @@ class SqliteStore:
             raise
         finally:
             self._jti_lock.release()
+
+    async def claim_jti_async(self, issuer: str, jti: str, expires_at: float) -> bool:
+        """:meth:`claim_jti_now`, else :meth:`claim_jti` in a worker thread."""
+        claimed = self.claim_jti_now(issuer, jti, expires_at)
+        if claimed is None:
+            claimed = await run_in_threadpool(self.claim_jti, issuer, jti, expires_at)
+        return claimed
+
+    async def aclose(self) -> None:
+        return None  # nothing bound to the event loop
 
     def prune_feedback(self, received_before: float) -> int:
         with self._lock:
