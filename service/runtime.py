@@ -134,7 +134,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 async def get_runtime(request: Request) -> Runtime:
-    """The running app's runtime, as a FastAPI dependency. ``async`` on purpose, like every dependency of the hook
-    route: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that cost more than the whole body
-    validation (docs/performance.md)."""
+    """The running app's runtime, as a FastAPI dependency (the discovery routes'). ``async`` on purpose: FastAPI runs
+    a plain ``def`` dependency in a worker thread, a hop that cost more than the whole body validation
+    (docs/performance.md)."""
     return runtime_of(request)

@@ -1,6 +1,7 @@
-"""FastAPI dependencies of the CDS Hooks routes: the caller is trusted, the service id is ours, the body is a
-valid request. Each refuses by raising (:class:`~service.auth.Unauthorized`, :class:`~service.cds.errors.CdsError`);
-the app's exception handlers turn that into the response. They run in this order: auth, service id, body."""
+"""The checks of the CDS Hooks routes: the caller is trusted, the service id is ours, the body is a valid request.
+Each refuses by raising (:class:`~service.auth.Unauthorized`, :class:`~service.cds.errors.CdsError`); the app's
+exception handlers turn that into the response. :func:`authenticated` is the discovery routes' FastAPI dependency;
+the hook and feedback routes call :func:`accepted`, which runs the three in this order: auth, service id, body."""
 
 from __future__ import annotations
 
