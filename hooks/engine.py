@@ -1,4 +1,4 @@
-"""The hook's entry points: is_relevant_order (cheap, no patient data), evaluate, warm_up."""
+"""The hook's entry points: relevant_orders and is_relevant_order (cheap, no patient data), evaluate, warm_up."""
 
 from __future__ import annotations
 
