@@ -92,28 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("a", type=Path, help="checkout A (before)")
     parser.add_argument("b", type=Path, help="checkout B (after)")
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=800, help="requests per side per round")
+    common.mode_arguments(parser, MODES, MODES)
     args = parser.parse_args(argv)
-    modes = [m for m in args.modes.split(",") if m]
-    unknown = sorted(set(modes) - set(MODES))
-    if unknown:
-        parser.error(f"unknown modes {unknown}")
+    modes = common.modes_of(parser, args, MODES)
     checkouts = (args.a.resolve(), args.b.resolve())
     print(common.machine_line("before"))
     print(f"# A = {checkouts[0]}, B = {checkouts[1]}; {args.rounds} rounds of {args.requests} seed requests per side; "
           "CPU and p50 in ms per request")
     with common.workdir() as workdir, contextlib.ExitStack() as stack:
         creds = common.Credentials(workdir)
-        pg_url = None
-        if any(m.endswith("-pg") for m in modes):  # both services share one throwaway database (distinct jtis)
-            pg, why = stack.enter_context(common.postgres_or_none())
-            if pg is None:
-                print(f"# PostgreSQL modes skipped: {why}")
-                modes = [m for m in modes if not m.endswith("-pg")]
-            else:
-                pg_url = pg.url
+        pg_url, modes = common.postgres_for_modes(stack, modes)
         for mode in modes:
             print(compare(mode, checkouts, workdir, creds, args.rounds, args.requests, pg_url), flush=True)
     print(common.machine_line("after"))

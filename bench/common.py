@@ -8,6 +8,7 @@ the run's temporary directory, never to a pipe the benchmark would have to drain
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import http.client
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,6 +248,34 @@ def postgres_or_none() -> Iterator[tuple[TempPostgres | None, str]]:
         return
     with TempPostgres(dbname="axspa_bench") as pg:
         yield pg, ""
+
+
+def postgres_for_modes(stack: contextlib.ExitStack, modes: list[str]) -> tuple[str | None, list[str]]:
+    """For modes named ``...-pg``: a throwaway PostgreSQL database that every side shares (distinct jtis), held
+    open by ``stack``. Returns its URL (None if no mode needs it, or it is not installed: said in a line) and the
+    modes that can run."""
+    if not any(m.endswith("-pg") for m in modes):
+        return None, modes
+    pg, why = stack.enter_context(postgres_or_none())
+    if pg is None:
+        print(f"# PostgreSQL modes skipped: {why}")
+        return None, [m for m in modes if not m.endswith("-pg")]
+    return pg.url, modes
+
+
+def mode_arguments(parser: argparse.ArgumentParser, known: Sequence[str], default: Sequence[str]) -> None:
+    """The options of the scripts that alternate servers in rounds of seed requests (bench/ab.py, bench/budget.py)."""
+    parser.add_argument("--modes", default=",".join(default), help=f"comma-separated, of {', '.join(known)}")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=800, help="requests per side per round")
+
+
+def modes_of(parser: argparse.ArgumentParser, args: argparse.Namespace, known: Sequence[str]) -> list[str]:
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = sorted(set(modes) - set(known))
+    if unknown:
+        parser.error(f"unknown modes {unknown}")
+    return modes
 
 
 @contextlib.contextmanager

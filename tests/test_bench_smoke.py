@@ -51,3 +51,16 @@ def test_auth_path_prints_each_piece_of_the_production_path() -> None:
     for piece in ("ES384 jwt.decode", "RS384 signature alone", "ES384 Authenticator.verify_token",
                   "SQLite claim as verify_token makes it", "SQLite claim through anyio"):
         assert any(line.startswith(piece) for line in run.stdout.splitlines()), (piece, run.stdout)
+
+
+@pytest.mark.slow
+def test_budget_prints_what_each_goal_leaves_the_engine() -> None:
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "budget.py"), "--modes", "dev,RS384", "--rounds", "1",
+                          "--requests", "30"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr  # every request of the three sides was answered 200
+    rows = {line.split()[0]: line for line in run.stdout.splitlines() if "| goal <=" in line}
+    assert set(rows) == {"dev", "RS384"}, run.stdout
+    for mode, goal in (("dev", "2.0x"), ("RS384", "4.0x")):
+        row = rows[mode]
+        assert all(side in row for side in ("floor p50", "service p50", "engine reused p50", "engine p50")), row
+        assert f"goal <= {goal}: budget" in row and row.rstrip().endswith(("fits", "cheaper", "no budget")), row
