@@ -189,6 +189,84 @@ def test_store_reconnects_after_the_server_drops_its_connections(database, postg
         store.close()
 
 
+def _answer_lost_once(execute):
+    """``execute`` that runs the first jti claim for real, then fails as if the connection broke before its answer
+    arrived (fault injection: the row is committed, the caller does not know)."""
+    lost: list[bool] = []
+
+    def failing(conn, query, *args, **kwargs):
+        result = execute(conn, query, *args, **kwargs)
+        if not lost and "axspa_jti_seen" in str(query) and str(query).split()[0] == "INSERT":
+            lost.append(True)
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return result
+
+    return failing, lost
+
+
+def test_a_claim_whose_answer_was_lost_after_it_committed_stands_on_the_retry_and_replays_are_refused(
+        database, monkeypatch):
+    store = PostgresStore(database)
+    try:
+        later = time.time() + 300
+        assert store.claim_jti(ISS, "first", later)  # the first claim also runs the clean-up
+        failing, lost = _answer_lost_once(psycopg.Connection.execute)
+        monkeypatch.setattr(psycopg.Connection, "execute", failing)
+        assert store.claim_jti(ISS, "lost-answer", later) is True  # the retry found its own row: not a replay
+        assert lost == [True]
+        assert store.claim_jti(ISS, "lost-answer", later) is False  # the token presented again is a replay
+    finally:
+        store.close()
+
+
+def test_a_claim_from_the_event_loop_whose_answer_was_lost_stands_on_the_retry(database, monkeypatch):
+    import asyncio
+
+    store = PostgresStore(database)
+    execute = psycopg.AsyncConnection.execute
+    lost: list[bool] = []
+
+    async def failing(conn, query, *args, **kwargs):
+        result = await execute(conn, query, *args, **kwargs)
+        if not lost and str(query).split()[0] == "INSERT" and "axspa_jti_seen" in str(query):
+            lost.append(True)
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return result
+
+    async def scenario() -> None:
+        later = time.time() + 300
+        try:
+            assert await store.claim_jti_async(ISS, "first", later)
+            monkeypatch.setattr(psycopg.AsyncConnection, "execute", failing)
+            assert await store.claim_jti_async(ISS, "lost-answer", later) is True
+            assert lost == [True]
+            assert await store.claim_jti_async(ISS, "lost-answer", later) is False
+            assert store.claim_jti(ISS, "lost-answer", later) is False  # and from a thread
+        finally:
+            monkeypatch.undo()
+            await store.aclose()  # in this loop, whatever failed: the pool belongs to it
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+
+
+def test_a_replay_store_made_before_claims_carried_a_nonce_is_upgraded_and_its_rows_still_refuse_replays(database):
+    later = time.time() + 300
+    with psycopg.connect(database, autocommit=True) as conn:  # the table as the earlier version created it
+        conn.execute("CREATE TABLE axspa_jti_seen (issuer TEXT NOT NULL, jti TEXT NOT NULL, "
+                     "expires_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (issuer, jti))")
+        conn.execute("INSERT INTO axspa_jti_seen VALUES (%s, %s, %s)", (ISS, "seen-before", later))
+    store = PostgresStore(database)
+    try:
+        assert store.claim_jti(ISS, "seen-before", later) is False
+        assert store.claim_jti(ISS, "new", later) is True
+        assert store.claim_jti(ISS, "new", later) is False
+    finally:
+        store.close()
+
+
 # --------------------------------------------------------------------------- two real service processes
 
 

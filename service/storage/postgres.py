@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -33,9 +34,13 @@ log = logging.getLogger("axspa.store")
 T = TypeVar("T")
 
 # A row that has expired but not yet been cleaned up may be reclaimed, atomically; no row returned: a replay.
+# Each claim carries a nonce of its own: when a connection breaks after the INSERT committed but before its answer
+# arrived, the retry finds the row it wrote itself (same nonce) and the call stands; another call's row (another
+# nonce, or none: a row of an earlier version) is a replay.
 _CLAIM = """
-INSERT INTO axspa_jti_seen (issuer, jti, expires_at) VALUES (%s, %s, %s)
-ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE axspa_jti_seen.expires_at < %s
+INSERT INTO axspa_jti_seen (issuer, jti, expires_at, claim) VALUES (%s, %s, %s, %s)
+ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at, claim = EXCLUDED.claim
+WHERE axspa_jti_seen.expires_at < %s OR axspa_jti_seen.claim = EXCLUDED.claim
 RETURNING 1
 """
 _CLEANUP = "DELETE FROM axspa_jti_seen WHERE expires_at < %s"
@@ -58,8 +63,10 @@ CREATE TABLE IF NOT EXISTS axspa_jti_seen (
     issuer TEXT NOT NULL,
     jti TEXT NOT NULL,
     expires_at DOUBLE PRECISION NOT NULL,
+    claim TEXT,
     PRIMARY KEY (issuer, jti)
 );
+ALTER TABLE axspa_jti_seen ADD COLUMN IF NOT EXISTS claim TEXT;
 CREATE INDEX IF NOT EXISTS axspa_jti_seen_expiry ON axspa_jti_seen (expires_at);
 """
 _LEDGER_SCHEMA = """
@@ -172,11 +179,12 @@ class PostgresStore:
     def claim_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         now = time.time()
         cleanup = self._cleanup_due(now)
+        nonce = secrets.token_hex(8)  # the same for the retry: see _CLAIM
 
         def claim(conn: psycopg.Connection[Any]) -> bool:
             if cleanup:
                 conn.execute(_CLEANUP, (now,))
-            return conn.execute(_CLAIM, (issuer, jti, expires_at, now)).fetchone() is not None
+            return conn.execute(_CLAIM, (issuer, jti, expires_at, nonce, now)).fetchone() is not None
 
         return self._run(claim, transaction=False)  # the INSERT alone is atomic: one round trip
 
@@ -188,12 +196,13 @@ class PostgresStore:
             return await run_in_threadpool(self.claim_jti, issuer, jti, expires_at)
         now = time.time()
         cleanup = self._cleanup_due(now)
+        nonce = secrets.token_hex(8)  # the same for the retry: see _CLAIM
         for attempt in (1, 2):
             try:
                 async with pool.connection() as conn:
                     if cleanup:
                         await conn.execute(_CLEANUP, (now,))
-                    cursor = await conn.execute(_CLAIM, (issuer, jti, expires_at, now))
+                    cursor = await conn.execute(_CLAIM, (issuer, jti, expires_at, nonce, now))
                     return await cursor.fetchone() is not None
             except psycopg.OperationalError:  # a pool timeout is one too
                 if attempt == 2:
