@@ -267,6 +267,26 @@ def test_a_replay_store_made_before_claims_carried_a_nonce_is_upgraded_and_its_r
         store.close()
 
 
+def test_a_start_on_an_up_to_date_replay_table_takes_no_exclusive_lock(database, monkeypatch):
+    """ALTER TABLE locks the table even when the column exists: a replica starting must not stall the others'
+    claims, so the upgrade runs only on a table that lacks the column."""
+    PostgresStore(database).close()  # creates the schema
+    sent: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def recorded(conn, query, *args, **kwargs):
+        sent.append(str(query).split()[0].upper())
+        return execute(conn, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", recorded)
+    store = PostgresStore(database)
+    try:
+        assert "CREATE" in sent and "ALTER" not in sent
+        assert store.claim_jti(ISS, "j1", time.time() + 300) is True
+    finally:
+        store.close()
+
+
 # --------------------------------------------------------------------------- two real service processes
 
 

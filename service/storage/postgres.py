@@ -44,6 +44,8 @@ WHERE axspa_jti_seen.expires_at < %s OR axspa_jti_seen.claim = EXCLUDED.claim
 RETURNING 1
 """
 _CLEANUP = "DELETE FROM axspa_jti_seen WHERE expires_at < %s"
+_HAS_CLAIM_COLUMN = ("SELECT 1 FROM pg_attribute WHERE attrelid = 'axspa_jti_seen'::regclass AND attname = 'claim' "
+                     "AND NOT attisdropped")
 CLAIM_CONNECTIONS = 4  # the event loop's own pool, for the jti claims of one process
 
 _SCHEMA_LOCK = 0x61787370  # pg_advisory_xact_lock key: concurrent CREATE TABLE IF NOT EXISTS can still collide
@@ -66,7 +68,6 @@ CREATE TABLE IF NOT EXISTS axspa_jti_seen (
     claim TEXT,
     PRIMARY KEY (issuer, jti)
 );
-ALTER TABLE axspa_jti_seen ADD COLUMN IF NOT EXISTS claim TEXT;
 CREATE INDEX IF NOT EXISTS axspa_jti_seen_expiry ON axspa_jti_seen (expires_at);
 """
 _LEDGER_SCHEMA = """
@@ -133,6 +134,10 @@ class PostgresStore:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         for statement in filter(None, (part.strip() for part in (_SCHEMA + _LEDGER_SCHEMA).split(";"))):
             conn.execute(statement)
+        # A table of an earlier version gains the claim nonce (see _CLAIM). Only when it lacks it: ALTER TABLE takes
+        # an exclusive lock even with IF NOT EXISTS, and every replica's claims would queue behind it at each start.
+        if conn.execute(_HAS_CLAIM_COLUMN).fetchone() is None:
+            conn.execute("ALTER TABLE axspa_jti_seen ADD COLUMN IF NOT EXISTS claim TEXT")
 
     # ------------------------------------------------------------------ Store protocol
     def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
