@@ -115,39 +115,31 @@ def _verdict(share: float, budget: float) -> str:
     return "fits" if share <= budget else f"needs {share / budget:.2f}x cheaper"
 
 
-def report_throughput(figures: dict[str, list[tuple[float, float]]]) -> str:
-    """Both servers saturate one core, so the time a call may take is one over the rate the goal asks for: the
-    service must serve at least 0.5x the floor's req/s, i.e. take at most 2 / floor req/s per call."""
-    goal = GOALS["dev-c8"]
-    floor, service, reused = (figures[side] for side in SIDES)
-    rps = {side: _med([x[1] for x in figures[side]]) for side in SIDES}
-    cpu = {side: _med([x[0] for x in figures[side]]) for side in SIDES}
-    engine_ms = _med([1000 / s[1] - 1000 / e[1] for s, e in zip(service, reused, strict=True)])
-    budget = _med([1000 / (goal * f[1]) - 1000 / e[1] for f, e in zip(floor, reused, strict=True)])
-    needs = _verdict(engine_ms, budget)
-    service_x = _med([s[1] / f[1] for s, f in zip(service, floor, strict=True)])
-    reused_x = _med([e[1] / f[1] for e, f in zip(reused, floor, strict=True)])
-    sides = " | ".join(f"{side} req/s {rps[side]:.0f} cpu {cpu[side]:.2f}" for side in SIDES)
-    return (f"{'dev-c8':<8} | {sides} | service {service_x:.2f}x, engine reused {reused_x:.2f}x | engine "
-            f"{engine_ms:.2f} ms per call | goal >= {goal:.1f}x: budget {budget:.2f} ms, {needs}")
-
-
 def report(mode: str, figures: dict[str, list[tuple[float, float]]]) -> str:
-    if mode == "dev-c8":
-        return report_throughput(figures)
+    """One line per mode. Everything is in time per call: the p50, or for dev-c8 one over the req/s (each server
+    saturates one core: at least 0.5x the floor's req/s is at most 2 / (the floor's req/s) per call)."""
     goal = GOALS[mode]
+    throughput = mode == "dev-c8"
     floor, service, reused = (figures[side] for side in SIDES)
-    p50 = {side: _med([x[1] for x in figures[side]]) for side in SIDES}
-    cpu = {side: _med([x[0] for x in figures[side]]) for side in SIDES}
-    engine_p50 = _med([s[1] - e[1] for s, e in zip(service, reused, strict=True)])
+
+    def per_call(x: tuple[float, float]) -> float:  # ms
+        return 1000 / x[1] if throughput else x[1]
+
+    def ratio(x: tuple[float, float], f: tuple[float, float]) -> float:  # the goal's figure: req/s x, or p50 x
+        return per_call(f) / per_call(x) if throughput else per_call(x) / per_call(f)
+
+    allowed = [(per_call(f) / goal if throughput else goal * per_call(f)) for f in floor]
+    engine = _med([per_call(s) - per_call(e) for s, e in zip(service, reused, strict=True)])
     engine_cpu = _med([s[0] - e[0] for s, e in zip(service, reused, strict=True)])
-    budget = _med([goal * f[1] - e[1] for f, e in zip(floor, reused, strict=True)])
-    needs = _verdict(engine_p50, budget)
-    service_x = _med([s[1] / f[1] for s, f in zip(service, floor, strict=True)])
-    reused_x = _med([e[1] / f[1] for e, f in zip(reused, floor, strict=True)])
-    sides = " | ".join(f"{side} p50 {p50[side]:.2f} cpu {cpu[side]:.2f}" for side in SIDES)
-    return (f"{mode:<8} | {sides} | service {service_x:.2f}x, engine reused {reused_x:.2f}x | engine p50 "
-            f"{engine_p50:.2f} cpu {engine_cpu:.2f} | goal <= {goal:.1f}x: budget {budget:.2f} ms, {needs}")
+    budget = _med([a - per_call(e) for a, e in zip(allowed, reused, strict=True)])
+    service_x = _med([ratio(s, f) for s, f in zip(service, floor, strict=True)])
+    reused_x = _med([ratio(e, f) for e, f in zip(reused, floor, strict=True)])
+    figure = "req/s" if throughput else "p50"
+    sides = " | ".join(f"{side} {figure} {_med([x[1] for x in figures[side]]):.{0 if throughput else 2}f} "
+                       f"cpu {_med([x[0] for x in figures[side]]):.2f}" for side in SIDES)
+    return (f"{mode:<8} | {sides} | service {service_x:.2f}x, engine reused {reused_x:.2f}x | engine "
+            f"{engine:.2f} ms per call, cpu {engine_cpu:.2f} | goal {'>=' if throughput else '<='} {goal:.1f}x: "
+            f"budget {budget:.2f} ms, {_verdict(engine, budget)}")
 
 
 def main(argv: list[str] | None = None) -> int:
