@@ -149,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     modes = common.modes_of(parser, args, list(GOALS))
     body = orjson.dumps(gen.load_seed())
     print(common.machine_line("before"))
-    print(f"# {args.rounds} rounds of {args.requests} seed requests per side; p50 and CPU in ms per request; "
-          "production = a fresh JWT per call, SQLite replay store (-pg: PostgreSQL)")
+    print(f"# {args.rounds} rounds of {args.requests} seed requests per side (dev-c8: {CONCURRENCY} concurrent clients, "
+          f"{THROUGHPUT_S:g} s per side); p50 and CPU in ms per request; production = a fresh JWT per call, SQLite "
+          "replay store (-pg: PostgreSQL)")
     with common.workdir() as workdir, contextlib.ExitStack() as stack:
         creds = common.Credentials(workdir)
         pg_url, modes = common.postgres_for_modes(stack, modes)
