@@ -135,18 +135,22 @@ def test_a_jti_claim_from_the_event_loop_is_one_statement_on_the_loops_own_pool_
 
     async def scenario() -> None:
         later = time.time() + 300
-        assert await store.claim_jti_async(ISS, "first", later)  # the first claim also runs the clean-up
-        monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted_execute)
-        assert await store.claim_jti_async(ISS, "j1", later) is True
-        assert await store.claim_jti_async(ISS, "j1", later) is False
-        assert sent == ["INSERT", "INSERT"]
-        assert store.claim_jti(ISS, "j1", later) is False  # the thread's pool sees the loop's claim
-        assert store.claim_jti(ISS, "j2", later) is True
-        assert await store.claim_jti_async(ISS, "j2", later) is False  # ... and the other way round
-        with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'axspa-cds'")
-        assert await store.claim_jti_async(ISS, "after-restart", later) is True
-        await store.aclose()
+        try:
+            assert await store.claim_jti_async(ISS, "first", later)  # the first claim also runs the clean-up
+            monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted_execute)
+            assert await store.claim_jti_async(ISS, "j1", later) is True
+            assert await store.claim_jti_async(ISS, "j1", later) is False
+            assert sent == ["INSERT", "INSERT"]
+            assert store.claim_jti(ISS, "j1", later) is False  # the thread's pool sees the loop's claim
+            assert store.claim_jti(ISS, "j2", later) is True
+            assert await store.claim_jti_async(ISS, "j2", later) is False  # ... and the other way round
+            with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'axspa-cds'")
+            assert await store.claim_jti_async(ISS, "after-restart", later) is True
+        finally:
+            monkeypatch.undo()
+            await store.aclose()  # in this loop, whatever failed: the pool belongs to it
 
     try:
         asyncio.run(scenario())
