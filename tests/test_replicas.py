@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -46,6 +47,29 @@ def item(n: int, outcome: str = "overridden") -> dict:
 
 
 # --------------------------------------------------------------------------- PostgresStore (in process)
+
+
+def _on_an_event_loop(store: PostgresStore, monkeypatch, scenario) -> None:
+    """Run ``scenario()`` in a fresh event loop. Whatever it asserted, the patches are undone and the loop's claims
+    pool is closed in that loop (it belongs to it: closed from elsewhere, ``store.close()`` would hang), then the
+    store."""
+    async def run() -> None:
+        try:
+            await scenario()
+        finally:
+            monkeypatch.undo()
+            await store.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
+
+
+def _is_claim(query) -> bool:
+    return str(query).split()[0] == "INSERT" and "axspa_jti_seen" in str(query)
+
+
 
 
 def test_open_store_dispatches_postgres_urls(database):
@@ -122,8 +146,6 @@ def test_a_jti_claim_from_the_event_loop_is_one_statement_on_the_loops_own_pool_
         database, postgres, monkeypatch):
     """No thread hop: the claim is one INSERT on an autocommit async connection; claims from the loop and from a
     thread see each other's token ids; after the server drops every connection the claim still succeeds."""
-    import asyncio
-
     store = PostgresStore(database)
     sent: list[str] = []
     execute = psycopg.AsyncConnection.execute
@@ -135,27 +157,19 @@ def test_a_jti_claim_from_the_event_loop_is_one_statement_on_the_loops_own_pool_
 
     async def scenario() -> None:
         later = time.time() + 300
-        try:
-            assert await store.claim_jti_async(ISS, "first", later)  # the first claim also runs the clean-up
-            monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted_execute)
-            assert await store.claim_jti_async(ISS, "j1", later) is True
-            assert await store.claim_jti_async(ISS, "j1", later) is False
-            assert sent == ["INSERT", "INSERT"]
-            assert store.claim_jti(ISS, "j1", later) is False  # the thread's pool sees the loop's claim
-            assert store.claim_jti(ISS, "j2", later) is True
-            assert await store.claim_jti_async(ISS, "j2", later) is False  # ... and the other way round
-            with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'axspa-cds'")
-            assert await store.claim_jti_async(ISS, "after-restart", later) is True
-        finally:
-            monkeypatch.undo()
-            await store.aclose()  # in this loop, whatever failed: the pool belongs to it
+        assert await store.claim_jti_async(ISS, "first", later)  # the first claim also runs the clean-up
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", counted_execute)
+        assert await store.claim_jti_async(ISS, "j1", later) is True
+        assert await store.claim_jti_async(ISS, "j1", later) is False
+        assert sent == ["INSERT", "INSERT"]
+        assert store.claim_jti(ISS, "j1", later) is False  # the thread's pool sees the loop's claim
+        assert store.claim_jti(ISS, "j2", later) is True
+        assert await store.claim_jti_async(ISS, "j2", later) is False  # ... and the other way round
+        with psycopg.connect(postgres.admin_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'axspa-cds'")
+        assert await store.claim_jti_async(ISS, "after-restart", later) is True
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        store.close()
+    _on_an_event_loop(store, monkeypatch, scenario)
 
 
 def test_concurrent_claims_of_one_jti_from_two_stores_admit_exactly_one(database):
@@ -200,7 +214,7 @@ def _answer_lost_once(execute):
 
     def failing(conn, query, *args, **kwargs):
         result = execute(conn, query, *args, **kwargs)
-        if not lost and "axspa_jti_seen" in str(query) and str(query).split()[0] == "INSERT":
+        if not lost and _is_claim(query):
             lost.append(True)
             raise psycopg.OperationalError("server closed the connection unexpectedly")
         return result
@@ -224,36 +238,27 @@ def test_a_claim_whose_answer_was_lost_after_it_committed_stands_on_the_retry_an
 
 
 def test_a_claim_from_the_event_loop_whose_answer_was_lost_stands_on_the_retry(database, monkeypatch):
-    import asyncio
-
     store = PostgresStore(database)
     execute = psycopg.AsyncConnection.execute
     lost: list[bool] = []
 
-    async def failing(conn, query, *args, **kwargs):
+    async def failing(conn, query, *args, **kwargs):  # _answer_lost_once, awaited
         result = await execute(conn, query, *args, **kwargs)
-        if not lost and str(query).split()[0] == "INSERT" and "axspa_jti_seen" in str(query):
+        if not lost and _is_claim(query):
             lost.append(True)
             raise psycopg.OperationalError("server closed the connection unexpectedly")
         return result
 
     async def scenario() -> None:
         later = time.time() + 300
-        try:
-            assert await store.claim_jti_async(ISS, "first", later)
-            monkeypatch.setattr(psycopg.AsyncConnection, "execute", failing)
-            assert await store.claim_jti_async(ISS, "lost-answer", later) is True
-            assert lost == [True]
-            assert await store.claim_jti_async(ISS, "lost-answer", later) is False
-            assert store.claim_jti(ISS, "lost-answer", later) is False  # and from a thread
-        finally:
-            monkeypatch.undo()
-            await store.aclose()  # in this loop, whatever failed: the pool belongs to it
+        assert await store.claim_jti_async(ISS, "first", later)
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", failing)
+        assert await store.claim_jti_async(ISS, "lost-answer", later) is True
+        assert lost == [True]
+        assert await store.claim_jti_async(ISS, "lost-answer", later) is False
+        assert store.claim_jti(ISS, "lost-answer", later) is False  # and from a thread
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        store.close()
+    _on_an_event_loop(store, monkeypatch, scenario)
 
 
 def test_a_replay_store_made_before_claims_carried_a_nonce_is_upgraded_and_its_rows_still_refuse_replays(database):
